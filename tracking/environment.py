@@ -1,0 +1,68 @@
+"""What is captured automatically when a run starts: source version and environment.
+
+Everything lands in tags under the reserved `sys.` prefix. Values are computed once per
+process (the git state and installed libraries do not change under a running program).
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import importlib.metadata
+import os
+import platform
+import socket
+import subprocess
+import sys
+
+PREFIX = "sys."
+KEY_LIBRARIES = ("numpy", "pandas", "scikit-learn", "optuna", "torch", "plotly", "ray")
+
+
+def _git(*args: str, cwd: str) -> str | None:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@functools.lru_cache(maxsize=8)
+def _source(cwd: str) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    commit = _git("rev-parse", "HEAD", cwd=cwd)
+    if commit:
+        tags["git.commit"] = commit
+        tags["git.branch"] = _git("rev-parse", "--abbrev-ref", "HEAD", cwd=cwd) or ""
+        status = _git("status", "--porcelain", "--untracked-files=no", cwd=cwd)
+        tags["git.dirty"] = str(bool(status))
+    return tags
+
+
+@functools.lru_cache(maxsize=1)
+def _environment() -> dict[str, str]:
+    tags = {
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "host": socket.gethostname(),
+    }
+    try:
+        tags["user"] = getpass.getuser()
+    except (KeyError, OSError):
+        pass
+    for name in KEY_LIBRARIES:
+        try:
+            tags[f"lib.{name}"] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return tags
+
+
+def capture() -> dict[str, str]:
+    """`sys.*` tags: git commit, branch and dirty flag, entry point, argv, Python and key
+    library versions, host and user."""
+    entry = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
+    tags = {**_environment(), **_source(os.getcwd()), "entry_point": entry,
+            "argv": " ".join(sys.argv)[:2000]}
+    return {PREFIX + key: value for key, value in tags.items()}

@@ -1,0 +1,45 @@
+"""Runs as a pandas DataFrame with MLflow's `search_runs` columns."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from tracking.entities import Run
+
+BASE_COLUMNS = ["run_id", "experiment_id", "parent_run_id", "run_name", "status",
+                "start_time", "end_time", "artifact_uri"]
+
+
+def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """One row per run: the base columns, then `metrics.*` (latest values), `params.*`
+    (as text), `tags.*`. Times are UTC timestamps; absent keys are missing values."""
+    rows = []
+    metric_keys: set[str] = set()
+    param_keys: set[str] = set()
+    tag_keys: set[str] = set()
+    for run in runs:
+        info, data = run.info, run.data
+        row = {
+            "run_id": info.run_id, "experiment_id": info.experiment_id,
+            "parent_run_id": info.parent_run_id, "run_name": info.run_name,
+            "status": info.status.value, "start_time": info.start_time,
+            "end_time": info.end_time, "artifact_uri": info.artifact_uri,
+        }
+        row.update({f"metrics.{k}": v for k, v in data.metrics.items()})
+        row.update({f"params.{k}": v for k, v in data.params.items()})
+        row.update({f"tags.{k}": v for k, v in data.tags.items()})
+        metric_keys.update(data.metrics)
+        param_keys.update(data.params)
+        tag_keys.update(data.tags)
+        rows.append(row)
+    columns = (BASE_COLUMNS + [f"metrics.{k}" for k in sorted(metric_keys)]
+               + [f"params.{k}" for k in sorted(param_keys)]
+               + [f"tags.{k}" for k in sorted(tag_keys)])
+    frame = pd.DataFrame.from_records(rows, columns=columns)
+    for column in ("start_time", "end_time"):
+        frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
+    for key in metric_keys:
+        frame[f"metrics.{key}"] = frame[f"metrics.{key}"].astype("float64")
+    return frame

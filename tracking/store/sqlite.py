@@ -1,0 +1,416 @@
+"""The embedded default store: one SQLite file (WAL) under the tracking root.
+
+One connection per process and root, shared by threads under a lock. Writers take the
+write lock up front (`BEGIN IMMEDIATE`) and retry with backoff and jitter when another
+process holds it, so "database is locked" never reaches the caller.
+
+Durability: every `apply` is one committed transaction. With WAL and `synchronous=NORMAL`
+a committed transaction survives the death of any process; an operating-system crash or
+power loss may lose the last transactions before a checkpoint.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+from tracking import query
+from tracking.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
+from tracking.errors import InvalidInputError, NotFoundError, ParamConflictError, StoreError
+from tracking.store.base import Batch, Store
+from tracking.store.schema import MIGRATIONS, SCHEMA_VERSION
+
+DB_FILENAME = "tracking.db"
+_CHUNK = 900  # stay under SQLite's host-parameter limit
+_T = TypeVar("_T")
+
+_RUN_COLUMNS = (
+    "r.run_id, r.experiment_id, r.run_name, r.parent_run_id, r.status, r.start_time, "
+    "r.end_time, r.note, r.lifecycle_stage"
+)
+
+
+def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterable[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    text = str(error).lower()
+    return "locked" in text or "busy" in text
+
+
+class SqliteStore(Store):
+    """A tracking store in `<root>/tracking.db`. Open it with `SqliteStore.open(root)`."""
+
+    _open: dict[tuple[str, int], SqliteStore] = {}
+    _open_lock = threading.Lock()
+
+    def __init__(self, root: str | os.PathLike, *, read_only: bool = False) -> None:
+        self.root = str(Path(root).resolve())
+        self.path = os.path.join(self.root, DB_FILENAME)
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        try:
+            if read_only:
+                if not os.path.exists(self.path):
+                    raise StoreError(f"tracking store: no database at {self.path}")
+                uri = Path(self.path).as_uri() + "?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
+                                             isolation_level=None)
+            else:
+                os.makedirs(self.root, mode=0o700, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, check_same_thread=False,
+                                             isolation_level=None, timeout=30.0)
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"tracking store: cannot open {self.path}: {e}") from None
+        self._conn.execute("PRAGMA busy_timeout = 30000")
+        if not read_only:
+            self._retry(self._set_wal)
+            self._retry(self._migrate)
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA foreign_keys = OFF")
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"tracking store: {self.path} has schema version {version}, newer than this "
+                f"sweepbook understands ({SCHEMA_VERSION}); upgrade sweepbook"
+            )
+
+    @classmethod
+    def open(cls, root: str | os.PathLike) -> SqliteStore:
+        """The process's shared writable store for `root` (one connection per process)."""
+        key = (str(Path(root).resolve()), os.getpid())
+        with cls._open_lock:
+            store = cls._open.get(key)
+            if store is None:
+                store = cls._open[key] = cls(root)
+            return store
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _set_wal(self) -> None:
+        mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"tracking store: cannot use WAL mode for {self.path} (got {mode})")
+
+    def _migrate(self) -> None:
+        """Bring the schema to SCHEMA_VERSION once, under an exclusive lock."""
+        conn = self._conn
+        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            return
+        conn.execute("BEGIN EXCLUSIVE")
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            for steps in MIGRATIONS[version:]:
+                for statement in steps:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {max(version, SCHEMA_VERSION)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _retry(self, operation: Callable[[], _T]) -> _T:
+        """Run `operation`, retrying with backoff and jitter while the database is busy."""
+        delay = 0.005
+        deadline = time.monotonic() + 120.0
+        while True:
+            try:
+                return operation()
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or time.monotonic() > deadline:
+                    raise StoreError(f"tracking store: {self.path}: {e}") from None
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.5)
+
+    def _write(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        if self.read_only:
+            raise StoreError(f"tracking store: {self.path} is open read-only")
+
+        def transaction() -> None:
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+        with self._lock:
+            try:
+                self._retry(transaction)
+            except sqlite3.Error as e:
+                raise StoreError(f"tracking store: {self.path}: {e}") from None
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
+        with self._lock:
+            return self._retry(lambda: self._conn.execute(sql, args).fetchall())
+
+    # -- experiments ---------------------------------------------------------------------
+
+    def create_experiment(self, name: str, tags: dict[str, str] | None = None) -> str:
+        created: list[str] = []
+
+        def work(conn: sqlite3.Connection) -> None:
+            if conn.execute("SELECT 1 FROM experiments WHERE name = ?", (name,)).fetchone():
+                raise InvalidInputError(f"experiment {name!r} already exists")
+            cursor = conn.execute(
+                "INSERT INTO experiments (name, artifact_location, creation_time) VALUES (?, '', ?)",
+                (name, int(time.time() * 1000)),
+            )
+            experiment_id = cursor.lastrowid
+            conn.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = ?",
+                         (f"artifacts/{experiment_id}", experiment_id))
+            conn.executemany(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?)",
+                [(experiment_id, k, v) for k, v in (tags or {}).items()],
+            )
+            created.append(str(experiment_id))
+
+        self._write(work)
+        return created[0]
+
+    def _experiments(self, where: str = "", args: Sequence[Any] = ()) -> list[Experiment]:
+        rows = self._read(
+            "SELECT experiment_id, name, artifact_location, creation_time FROM experiments "
+            f"{where} ORDER BY experiment_id", args)
+        tags: dict[int, dict[str, str]] = {}
+        for experiment_id, key, value in self._read(
+                "SELECT experiment_id, key, value FROM experiment_tags"):
+            tags.setdefault(experiment_id, {})[key] = value
+        return [
+            Experiment(str(eid), name, os.path.join(self.root, location), created,
+                       tags.get(eid, {}))
+            for eid, name, location, created in rows
+        ]
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        found = self._experiments("WHERE experiment_id = ?", (_as_int_id(experiment_id),))
+        if not found:
+            raise NotFoundError(f"experiment id {experiment_id!r} not found in {self.root}")
+        return found[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        found = self._experiments("WHERE name = ?", (name,))
+        return found[0] if found else None
+
+    def search_experiments(self) -> list[Experiment]:
+        return self._experiments()
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: str) -> None:
+        eid = _as_int_id(experiment_id)
+        self.get_experiment(experiment_id)
+        self._write(lambda conn: conn.execute(
+            "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+            (eid, key, value)))
+
+    # -- writes --------------------------------------------------------------------------
+
+    def apply(self, batch: Batch) -> None:
+        if len(batch):
+            self._write(lambda conn: _apply(conn, batch))
+
+    def set_lifecycle(self, run_id: str, stage: str) -> None:
+        def work(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute("UPDATE runs SET lifecycle_stage = ? WHERE run_id = ?",
+                                  (stage, run_id))
+            if cursor.rowcount == 0:
+                raise NotFoundError(f"run {run_id!r} not found in {self.root}")
+
+        self._write(work)
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run:
+        rows = self._read(f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.run_id = ?", (run_id,))
+        if not rows:
+            raise NotFoundError(f"run {run_id!r} not found in {self.root}")
+        return self._runs_from_rows(rows)[0]
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        self.get_run(run_id)
+        rows = self._read(
+            "SELECT key, value, is_nan, timestamp, step FROM metrics WHERE run_id = ? AND key = ? "
+            "ORDER BY step, timestamp, rowid", (run_id, key))
+        return [Metric(k, _value(v, nan), ts, step) for k, v, nan, ts, step in rows]
+
+    def get_metric_histories(self, run_ids: Sequence[str]) -> list[tuple[str, Metric]]:
+        out: list[tuple[str, Metric]] = []
+        for chunk in _chunks(list(run_ids)):
+            marks = ",".join("?" * len(chunk))
+            rows = self._read(
+                "SELECT run_id, key, value, is_nan, timestamp, step FROM metrics "
+                f"WHERE run_id IN ({marks}) ORDER BY run_id, key, step, timestamp, rowid", chunk)
+            out += [(rid, Metric(k, _value(v, nan), ts, step)) for rid, k, v, nan, ts, step in rows]
+        return out
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str = "",
+        order_by: Sequence[str] | None = None,
+        max_results: int | None = None,
+        include_deleted: bool = False,
+    ) -> list[Run]:
+        where_sql, where_args = query.compile_filter(query.parse_filter(filter_string or ""))
+        order_sql, order_args = query.compile_order_by(query.parse_order_by(order_by))
+        ids = [_as_int_id(e) for e in experiment_ids]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        stage = "" if include_deleted else "AND r.lifecycle_stage = 'active'"
+        limit = "" if max_results is None else f"LIMIT {int(max_results)}"
+        sql = (f"SELECT {_RUN_COLUMNS} FROM runs r WHERE r.experiment_id IN ({marks}) {stage} "
+               f"AND ({where_sql}) {order_sql} {limit}")
+        return self._runs_from_rows(self._read(sql, [*ids, *where_args, *order_args]))
+
+    def param_types(self, run_ids: Sequence[str]) -> dict[tuple[str, str], str]:
+        out: dict[tuple[str, str], str] = {}
+        for chunk in _chunks(list(run_ids)):
+            marks = ",".join("?" * len(chunk))
+            for run_id, key, kind in self._read(
+                    f"SELECT run_id, key, value_type FROM params WHERE run_id IN ({marks})", chunk):
+                out[(run_id, key)] = kind
+        return out
+
+    def _runs_from_rows(self, rows: list[tuple]) -> list[Run]:
+        run_ids = [row[0] for row in rows]
+        params: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
+        metrics: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
+        tags: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
+        for chunk in _chunks(run_ids):
+            marks = ",".join("?" * len(chunk))
+            for rid, key, value in self._read(
+                    f"SELECT run_id, key, value FROM params WHERE run_id IN ({marks})", chunk):
+                params[rid][key] = value
+            for rid, key, value in self._read(
+                    f"SELECT run_id, key, value FROM tags WHERE run_id IN ({marks})", chunk):
+                tags[rid][key] = value
+            for rid, key, value, nan in self._read(
+                    "SELECT run_id, key, value, is_nan FROM latest_metrics "
+                    f"WHERE run_id IN ({marks})", chunk):
+                metrics[rid][key] = _value(value, nan)
+        runs = []
+        for rid, eid, name, parent, status, start, end, note, stage in rows:
+            info = RunInfo(
+                run_id=rid, run_name=name, experiment_id=str(eid), parent_run_id=parent,
+                status=RunStatus(status), start_time=start, end_time=end,
+                artifact_uri=os.path.join(self.root, "artifacts", str(eid), rid),
+                lifecycle_stage=stage,
+            )
+            runs.append(Run(info, RunData(params[rid], metrics[rid], tags[rid], note)))
+        return runs
+
+
+def _as_int_id(experiment_id: str | int) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise NotFoundError(f"experiment id {experiment_id!r} not found") from None
+
+
+def _value(stored: float | None, flag: int) -> float:
+    """Undo `_encode`: the is_nan column is 1 for NaN (stored as NULL), 2 for -0.0."""
+    if flag == 1 or stored is None:
+        return math.nan
+    return -0.0 if flag == 2 else float(stored)
+
+
+def _encode(value: float) -> tuple[float | None, int]:
+    """SQLite turns NaN into NULL and -0.0 into 0: keep both exact through the flag."""
+    if math.isnan(value):
+        return None, 1
+    if value == 0.0 and math.copysign(1.0, value) < 0:
+        return 0.0, 2
+    return value, 0
+
+
+def _apply(conn: sqlite3.Connection, batch: Batch) -> None:
+    """Write one batch inside an open transaction."""
+    if batch.new_runs:
+        conn.executemany(
+            "INSERT INTO runs (run_id, experiment_id, run_name, parent_run_id, status, start_time,"
+            " end_time, note) VALUES (?, ?, ?, ?, ?, ?, ?, '')",
+            [(i.run_id, int(i.experiment_id), i.run_name, i.parent_run_id, i.status.value,
+              i.start_time, i.end_time) for i in batch.new_runs],
+        )
+    touched = {p[0] for p in batch.params} | {t[0] for t in batch.tags} | set(batch.notes)
+    touched |= {m[0] for m in batch.metrics} | set(batch.ends)
+    _check_runs_exist(conn, touched - {i.run_id for i in batch.new_runs})
+    if batch.params:
+        _write_params(conn, batch.params)
+    if batch.tags:
+        conn.executemany(
+            "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", batch.tags)
+    if batch.metrics:
+        _write_metrics(conn, batch.metrics)
+    for run_id, note in batch.notes.items():
+        conn.execute("UPDATE runs SET note = ? WHERE run_id = ?", (note, run_id))
+    for run_id, (status, end_time) in batch.ends.items():
+        conn.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
+                     (status.value, end_time, run_id))
+
+
+def _check_runs_exist(conn: sqlite3.Connection, run_ids: set[str]) -> None:
+    missing = set(run_ids)
+    for chunk in _chunks(sorted(run_ids)):
+        marks = ",".join("?" * len(chunk))
+        missing -= {row[0] for row in conn.execute(
+            f"SELECT run_id FROM runs WHERE run_id IN ({marks})", chunk)}
+    if missing:
+        raise NotFoundError(f"run {sorted(missing)[0]!r} not found")
+
+
+def _write_params(conn: sqlite3.Connection, params: list[tuple[str, str, str, str]]) -> None:
+    wanted: dict[tuple[str, str], tuple[str, str]] = {}
+    for run_id, key, value, kind in params:
+        earlier = wanted.get((run_id, key))
+        if earlier is not None and earlier[0] != value:
+            raise ParamConflictError(_conflict(key, earlier[0], value))
+        wanted[(run_id, key)] = (value, kind)
+    for (run_id, key), (value, _) in wanted.items():
+        row = conn.execute("SELECT value FROM params WHERE run_id = ? AND key = ?",
+                           (run_id, key)).fetchone()
+        if row is not None and row[0] != value:
+            raise ParamConflictError(_conflict(key, row[0], value))
+    conn.executemany(
+        "INSERT OR IGNORE INTO params (run_id, key, value, value_type) VALUES (?, ?, ?, ?)",
+        [(rid, key, value, kind) for (rid, key), (value, kind) in wanted.items()],
+    )
+
+
+def _conflict(key: str, old: str, new: str) -> str:
+    return (f"param {key!r} was already logged as {old!r}; cannot change it to {new!r} "
+            "(params are immutable)")
+
+
+def _write_metrics(conn: sqlite3.Connection, metrics: list[tuple[str, str, float, int, int]]) -> None:
+    rows = []
+    latest: dict[tuple[str, str], tuple[int, int, float]] = {}
+    for run_id, key, value, step, timestamp in metrics:
+        rows.append((run_id, key, *_encode(value), step, timestamp))
+        current = latest.get((run_id, key))
+        if current is None or (step, timestamp) >= current[:2]:
+            latest[(run_id, key)] = (step, timestamp, value)
+    conn.executemany(
+        "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
+        rows)
+    conn.executemany(
+        "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
+        "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
+        "timestamp = excluded.timestamp "
+        "WHERE (excluded.step, excluded.timestamp) >= (latest_metrics.step, latest_metrics.timestamp)",
+        [(rid, key, *_encode(v), step, ts)
+         for (rid, key), (step, ts, v) in latest.items()],
+    )
