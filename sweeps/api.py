@@ -1,0 +1,99 @@
+"""`sweeps.run(...)`: a whole sweep from Python, for notebooks and scripts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
+
+from tracking import Client
+
+from sweeps import records
+from sweeps.backends import make_backend
+from sweeps.config import SweepConfig, load_config, parse_config
+from sweeps.coordinator import Coordinator, Progress
+
+if TYPE_CHECKING:
+    import pandas
+
+SHORTCUTS = {"trials": "budget.trials", "timeout": "budget.timeout", "workers": "execution.workers",
+             "backend": "execution.backend", "seed": "sampler.seed", "address": "execution.ray.address"}
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a finished (or stopped) sweep gives back."""
+
+    sweep_run_id: str
+    experiment: str
+    status: str
+    best_trial: int | None
+    best_params: dict[str, Any] | None
+    best_values: list[float] | None
+    trials: pandas.DataFrame
+    report_path: str | None
+    tracking_uri: str
+
+    @property
+    def best_value(self) -> float | None:
+        return self.best_values[0] if self.best_values else None
+
+
+def shortcut_overrides(**shortcuts: Any) -> list[str]:
+    """`trials=100, workers=4` -> ["budget.trials=100", "execution.workers=4"]."""
+    out = []
+    for name, value in shortcuts.items():
+        if name not in SHORTCUTS:
+            raise TypeError(f"unknown override {name!r}; valid: {', '.join(SHORTCUTS)}")
+        if value is not None:
+            out.append(f"{SHORTCUTS[name]}={value}")
+    return out
+
+
+def resolve_config(config: SweepConfig | str | os.PathLike | Mapping[str, Any],
+                   overrides: Sequence[str] = ()) -> SweepConfig:
+    if isinstance(config, SweepConfig):
+        return parse_config(config.to_dict(), source=config.source, overrides=overrides) \
+            if overrides else config
+    if isinstance(config, Mapping):
+        return parse_config(config, overrides=overrides)
+    return load_config(config, overrides)
+
+
+def tracking_root(explicit: str | os.PathLike | None, config: SweepConfig | None = None) -> str:
+    """--root, else the config's tracking.uri, else $SWEEPS_TRACKING_URI, else ./runs."""
+    return str(explicit or (config and config.tracking_uri)
+               or os.environ.get("SWEEPS_TRACKING_URI") or "runs")
+
+
+def run(config: SweepConfig | str | os.PathLike | Mapping[str, Any], *,
+        overrides: Sequence[str] = (), resume: str | None = None,
+        tracking_uri: str | os.PathLike | None = None, report: bool | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+        **shortcuts: Any) -> SweepResult:
+    """Run a sweep to its end and return its best trial and all trials.
+
+    >>> result = sweeps.run("configs/quickstart.yaml", trials=20)
+    >>> result.best_params, result.best_value
+    """
+    config = resolve_config(config, [*overrides, *shortcut_overrides(**shortcuts)])
+    client = Client(tracking_root(tracking_uri, config))
+    coordinator = Coordinator(config, client=client, backend=make_backend(config),
+                              resume=resume, on_progress=on_progress)
+    report_path = None
+    try:
+        sweep_id = coordinator.run()
+    finally:
+        if (config.report_enabled if report is None else report) and coordinator.sweep_run_id:
+            from sweeps.report import write_report
+            report_path = str(write_report(client, [coordinator.sweep_run_id],
+                                           Path(config.report_path or
+                                                f"reports/{config.experiment}.html")))
+    number, values, params = coordinator.best()
+    sweep = client.get_run(sweep_id)
+    trials = client.search_runs_frame([sweep.info.experiment_id],
+                                      f"attributes.parent_run_id = '{sweep_id}'",
+                                      order_by=[f"tags.`{records.NUMBER}`"])
+    return SweepResult(sweep_id, config.experiment, sweep.info.status.value, number, params,
+                       values, trials, report_path, client.tracking_uri)

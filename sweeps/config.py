@@ -1,0 +1,824 @@
+"""Sweep configs: YAML → one validated, frozen `SweepConfig`, or one-line `ConfigError`s.
+
+    config = load_config("configs/iris_rf.yaml", overrides=["budget.trials=100"])
+    config.space.names          # ('n_estimators', 'max_depth', ...)
+    config.to_dict()            # resolved, JSON-able: what `sweeps validate` prints
+
+Every rule broken reads ``<source>: <dotted.path>: <rule> (got <value>)``. YAML is read with
+a safe loader that also refuses duplicate keys, non-plain tags, alias bombs, deep nesting
+and files over 1 MB. Two YAML 1.1 quirks are smoothed: ``1e-4`` is a float (PyYAML would
+read a string) and dates stay strings.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import math
+import os
+import re
+import string
+import unicodedata
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from sweeps import search
+from sweeps.errors import ConfigError
+from sweeps.space import MAX_GRID_SIZE, FloatParam, Space, freeze, thaw
+
+MAX_FILE_BYTES = 1_000_000
+MAX_NODES = 100_000
+MAX_DEPTH = 100
+MAX_NAME_LENGTH = 250
+DEFAULT_TRIALS = 20
+BACKENDS = ("local", "ray")
+
+_TOP_KEYS = ("experiment", "name", "objective", "metric", "metrics", "space", "sampler",
+             "pruner", "budget", "execution", "tracking", "report")
+_CALLABLE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*")
+_MEMORY_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "tb": 1000**4,
+                 "kib": 1024, "mib": 1024**2, "gib": 1024**3, "tib": 1024**4}
+_HOST_PORT = re.compile(
+    r"(?:ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):(\d{1,5})"
+)
+
+
+# -- the config -------------------------------------------------------------------------------
+
+
+class Goal(enum.Enum):
+    """Which way a metric should go."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric the sweep optimizes."""
+
+    name: str
+    goal: Goal
+
+
+@dataclass(frozen=True)
+class ObjectiveSpec:
+    """What a trial runs: a ``module:function`` callable or a command line (exactly one)."""
+
+    callable: str | None
+    command: str | None
+    cwd: str | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class SamplerSpec:
+    """A sampler name from `search.SAMPLERS`, its seed and extra keyword options."""
+
+    type: str = "tpe"
+    seed: int | None = None
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class PrunerSpec:
+    """A pruner name from `search.PRUNERS` and its keyword options (aliases kept as given)."""
+
+    type: str = "none"
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """When the sweep stops: trials and/or seconds; max_failures None means unlimited."""
+
+    trials: int | None = DEFAULT_TRIALS
+    timeout: float | None = None
+    max_failures: int | None = None
+
+
+@dataclass(frozen=True)
+class RaySpec:
+    """Where the Ray runtime is: None (start a local one), "auto", "HOST:PORT", "ray://..."."""
+
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    """Where and how trials run; resources are per trial, in Ray's names (memory in bytes)."""
+
+    backend: str = "local"
+    workers: int = 1
+    trial_timeout: float | None = None
+    retries: int = 0
+    resources: Mapping[str, float] = field(
+        default_factory=lambda: MappingProxyType({"cpu": 1.0})
+    )
+    ray: RaySpec = field(default_factory=RaySpec)
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A whole validated sweep config. `raw` is the input after overrides (frozen)."""
+
+    experiment: str
+    name: str | None
+    objective: ObjectiveSpec
+    metrics: tuple[MetricSpec, ...]
+    space: Space
+    sampler: SamplerSpec
+    pruner: PrunerSpec
+    budget: Budget
+    execution: Execution
+    tracking_uri: str | None
+    report_path: str | None
+    report_enabled: bool
+    source: str = field(default="<dict>", compare=False)
+    raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every resolved value, plain and JSON-able; `parse_config` reads it back."""
+        objective: Any = self.objective.callable
+        if self.objective.command is not None:
+            objective = {"command": self.objective.command, "cwd": self.objective.cwd,
+                         "env": dict(self.objective.env)}
+        return {
+            "experiment": self.experiment,
+            "name": self.name,
+            "objective": objective,
+            "metrics": [{"name": m.name, "goal": m.goal.value} for m in self.metrics],
+            "space": self.space.to_dict(),
+            "sampler": {"type": self.sampler.type, "seed": self.sampler.seed,
+                        **thaw(self.sampler.options)},
+            "pruner": {"type": self.pruner.type, **thaw(self.pruner.options)},
+            "budget": {"trials": self.budget.trials, "timeout": self.budget.timeout,
+                       "max_failures": self.budget.max_failures},
+            "execution": {
+                "backend": self.execution.backend,
+                "workers": self.execution.workers,
+                "trial_timeout": self.execution.trial_timeout,
+                "retries": self.execution.retries,
+                "resources": dict(self.execution.resources),
+                "ray": {"address": self.execution.ray.address},
+            },
+            "tracking": {"uri": self.tracking_uri},
+            "report": {"path": self.report_path} if self.report_enabled else False,
+        }
+
+
+# -- public functions -------------------------------------------------------------------------
+
+
+def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> SweepConfig:
+    """Read, check and resolve a YAML sweep config.
+
+        load_config("configs/quickstart.yaml", ["budget.trials=5"])
+    """
+    source = os.fspath(path)
+    data = _read_yaml(source)
+    return parse_config(data, source=source, overrides=overrides)
+
+
+def parse_config(
+    data: Mapping[str, Any], *, source: str = "<dict>", overrides: Sequence[str] = ()
+) -> SweepConfig:
+    """Check and resolve a config given as plain data (e.g. ``yaml.safe_load`` output).
+
+        parse_config({"experiment": "q", "objective": "examples.quadratic:objective",
+                      "metric": {"name": "loss", "goal": "minimize"},
+                      "space": {"x": {"type": "float", "low": -5, "high": 5}}})
+    """
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"top level must be a mapping, not {_type_name(data)}", source=source)
+    plain = _plain(data, source)
+    plain = apply_overrides(plain, overrides, source=source)
+    return _Parser(source).config(plain)
+
+
+def apply_overrides(
+    data: dict[str, Any], overrides: Sequence[str], *, source: str = "<dict>"
+) -> dict[str, Any]:
+    """A copy of `data` with ``dotted.key=value`` overrides applied (values are YAML).
+
+        apply_overrides({"budget": {"trials": 5}}, ["budget.trials=100"])
+        # {"budget": {"trials": 100}}
+    """
+    result = _plain(data, source)
+    for override in overrides:
+        key, sep, text = str(override).partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ConfigError(f"override {override!r} is not KEY=VALUE (e.g. budget.trials=100)",
+                              source=source)
+        try:
+            value = _plain(_load_yaml_text(text, "<override>"), "<override>")
+        except ConfigError as error:
+            raise ConfigError(f"override {override!r}: {error.problem}", path=error.path,
+                              source=source) from None
+        target: Any = result
+        for depth, part in enumerate(parts[:-1]):
+            here = ".".join(parts[: depth + 1])
+            if isinstance(target, list) and part.isdigit() and int(part) < len(target):
+                target = target[int(part)]
+            elif isinstance(target, dict):
+                if target.get(part) is None:
+                    target[part] = {}
+                target = target[part]
+            else:
+                raise ConfigError(f"override {override!r} goes through a {_type_name(target)}",
+                                  path=here.rpartition(".")[0] or here, source=source)
+        last = parts[-1]
+        if isinstance(target, list) and last.isdigit() and int(last) < len(target):
+            target[int(last)] = value
+        elif isinstance(target, dict):
+            target[last] = value
+        else:
+            raise ConfigError(f"override {override!r} goes through a {_type_name(target)}",
+                              path=".".join(parts[:-1]), source=source)
+    return result
+
+
+def parse_duration(value: Any, path: str, *, source: str = "<dict>") -> float:
+    """Seconds from a positive number or a string like ``500ms``, ``30s``, ``10m``, ``1.5h``,
+    ``2d``.
+
+        parse_duration("10m", "budget.timeout")  # 600.0
+    """
+    if isinstance(value, bool):
+        seconds = None
+    elif isinstance(value, (int, float)):
+        seconds = float(value) if _finite(value) else None
+    elif isinstance(value, str) and (match := _DURATION.fullmatch(value)):
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+    else:
+        seconds = None
+    if seconds is None or not math.isfinite(seconds):
+        raise ConfigError("not a duration like 30s, 10m, 2h", path=path, source=source,
+                          value=value)
+    if seconds <= 0:
+        raise ConfigError("must be > 0", path=path, source=source, value=value)
+    return seconds
+
+
+def parse_memory(value: Any, path: str, *, source: str = "<dict>") -> float:
+    """Bytes from a number or a string like ``512MiB``, ``4GB`` or ``1048576``.
+
+        parse_memory("512MiB", "execution.resources.memory")  # 536870912.0
+    """
+    size: float | None = None
+    if isinstance(value, bool):
+        size = None
+    elif isinstance(value, (int, float)):
+        size = float(value) if _finite(value) else None
+    elif isinstance(value, str) and (match := _MEMORY.fullmatch(value)):
+        unit = _MEMORY_UNITS.get(match.group(2).lower())
+        size = None if unit is None else float(match.group(1)) * unit
+    if size is None or not math.isfinite(size):
+        raise ConfigError("not a memory size like 512MiB, 4GB or a number of bytes",
+                          path=path, source=source, value=value)
+    if size < 0:
+        raise ConfigError("must be >= 0", path=path, source=source, value=value)
+    return size
+
+
+# -- YAML -------------------------------------------------------------------------------------
+
+_TAG = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "map",
+                                              "seq", "merge"))
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9][0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with a nesting limit, ``1e-4`` read as a float and dates kept as strings."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, rx) for tag, rx in resolvers
+                if tag not in (_TAG + "timestamp", _TAG + "float")]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise yaml.MarkedYAMLError(problem=f"nested deeper than {MAX_DEPTH} levels",
+                                           problem_mark=mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+_Loader.add_implicit_resolver(_TAG + "float", _FLOAT, list("-+0123456789."))
+
+
+def _read_yaml(source: str) -> Any:
+    try:
+        with open(source, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise ConfigError(f"cannot read: {error.strerror or error}", source=source) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"file is larger than {MAX_FILE_BYTES:,} bytes", source=source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"not valid UTF-8 (bad byte at offset {error.start})",
+                          source=source) from None
+    data = _load_yaml_text(text, source)
+    if data is None:
+        raise ConfigError("empty config file", source=source)
+    return data
+
+
+def _load_yaml_text(text: str, source: str) -> Any:
+    """Parse one YAML document safely; every problem is a one-line ConfigError."""
+    loader = None
+    try:
+        loader = _Loader(text)  # the reader refuses control characters here
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(node, source)
+        return loader.construct_document(node)
+    except ConfigError:
+        raise
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        problem = error.problem or error.context or "invalid YAML"
+        if mark is None:
+            raise ConfigError(f"invalid YAML: {problem}", source=source) from None
+        raise ConfigError(f"invalid YAML: {problem}", source=source, line=mark.line + 1,
+                          column=mark.column + 1) from None
+    except yaml.reader.ReaderError as error:
+        raise ConfigError(
+            f"invalid YAML: unacceptable character #x{error.character:04x} "
+            f"at offset {error.position}", source=source,
+        ) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"invalid YAML: {error}", source=source) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _check_nodes(root: Node, source: str) -> None:
+    """Refuse before building anything: unknown tags, duplicate keys, recursive aliases and
+    documents whose alias expansion exceeds MAX_NODES nodes or MAX_DEPTH levels."""
+    sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, expanded depth)
+    active: set[int] = set()
+
+    def fail(problem: str, node: Node, path: str = "") -> None:
+        mark = node.start_mark
+        raise ConfigError(problem, path=path, source=source, line=mark.line + 1,
+                          column=mark.column + 1)
+
+    def visit(node: Node, path: str) -> tuple[int, int]:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            fail("recursive alias", node, path)
+        if node.tag not in _ALLOWED_TAGS:
+            tag = node.tag.replace(_TAG, "!!")
+            fail(f"unsupported YAML tag {tag!r}; only plain YAML is allowed", node, path)
+        active.add(key)
+        count, depth = 1, 0
+        if isinstance(node, SequenceNode):
+            children = [(child, f"{path}.{index}" if path else str(index))
+                        for index, child in enumerate(node.value)]
+        elif isinstance(node, MappingNode):
+            children, seen = [], set()
+            for key_node, value_node in node.value:
+                label = key_node.value if isinstance(key_node, ScalarNode) else "?"
+                if isinstance(key_node, ScalarNode) and key_node.tag != _TAG + "merge":
+                    ident = (key_node.tag, key_node.value)
+                    if ident in seen:
+                        fail(f"duplicate key {key_node.value!r}", key_node, path)
+                    seen.add(ident)
+                child_path = f"{path}.{label}" if path else str(label)
+                children += [(key_node, child_path), (value_node, child_path)]
+        else:
+            children = []
+        for child, child_path in children:
+            child_count, child_depth = visit(child, child_path)
+            count += child_count
+            depth = max(depth, child_depth)
+            if count > MAX_NODES:
+                fail(f"too many values once aliases are expanded (over {MAX_NODES:,})", node,
+                     path)
+        if depth + 1 > MAX_DEPTH:
+            fail(f"nested deeper than {MAX_DEPTH} levels once aliases are expanded", node, path)
+        active.discard(key)
+        sizes[key] = (count, depth + 1)
+        return sizes[key]
+
+    visit(root, "")
+
+
+def _plain(data: Any, source: str) -> Any:
+    """A deep copy as plain dicts and lists, refusing more than MAX_NODES values, nesting
+    deeper than MAX_DEPTH and non-string keys."""
+    budget = [MAX_NODES]
+
+    def copy(value: Any, path: str, depth: int) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(f"more than {MAX_NODES:,} values", source=source)
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"nested deeper than {MAX_DEPTH} levels", path=path,
+                              source=source)
+        if isinstance(value, Mapping):
+            out = {}
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ConfigError("keys must be strings", path=path, source=source,
+                                      value=key)
+                out[key] = copy(item, f"{path}.{key}" if path else key, depth + 1)
+            return out
+        if isinstance(value, (list, tuple)):
+            return [copy(item, f"{path}.{i}" if path else str(i), depth + 1)
+                    for i, item in enumerate(value)]
+        return value
+
+    return copy(data, "", 0)
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+class _Parser:
+    """Checks one config's plain data; raises ConfigError at the first broken rule."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, path: str, problem: str, *value: Any) -> None:
+        if value:
+            raise ConfigError(problem, path=path, source=self.source, value=value[0])
+        raise ConfigError(problem, path=path, source=self.source)
+
+    # generic checks
+
+    def mapping(self, value: Any, path: str, allowed: Sequence[str]) -> dict[str, Any]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            self.fail(path, "must be a mapping", value)
+        for key in value:
+            if key not in allowed:
+                match = difflib.get_close_matches(key, list(allowed), n=1)
+                hint = (f"; did you mean {match[0]!r}?" if match
+                        else f"; valid keys: {', '.join(allowed)}")
+                self.fail(f"{path}.{key}" if path else key, "unknown key" + hint)
+        return dict(value)
+
+    def integer(self, value: Any, path: str, minimum: int) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, "must be an integer", value)
+        if value < minimum:
+            self.fail(path, f"must be >= {minimum}", value)
+        return value
+
+    def text(self, value: Any, path: str, *, limit: int | None = None) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.fail(path, "must be a non-empty string", value)
+        if limit is not None and len(value) > limit:
+            self.fail(path, f"must be at most {limit} characters", value)
+        if any(unicodedata.category(ch) == "Cc" for ch in value):
+            self.fail(path, "must not contain control characters or newlines", value)
+        return value
+
+    def optional_text(self, value: Any, path: str) -> str | None:
+        return None if value is None else self.text(value, path)
+
+    # sections
+
+    def config(self, data: dict[str, Any]) -> SweepConfig:
+        self.mapping(data, "", _TOP_KEYS)
+        for key in ("objective", "space"):
+            if data.get(key) is None:
+                self.fail(key, "required")
+        if "experiment" in data:
+            experiment = self.text(data["experiment"], "experiment", limit=MAX_NAME_LENGTH)
+        elif self.source.startswith("<"):
+            self.fail("experiment", "required (no file name to default to)")
+        else:
+            experiment = self.text(Path(self.source).stem, "experiment", limit=MAX_NAME_LENGTH)
+        name = data.get("name")
+        if name is not None:
+            name = self.text(name, "name", limit=MAX_NAME_LENGTH)
+        space = Space.from_mapping(data["space"], source=self.source)
+        metrics = self.metrics(data)
+        objective = self.objective(data["objective"], space)
+        sampler = self.sampler(data.get("sampler"), space, metrics)
+        pruner = self.pruner(data.get("pruner"), metrics)
+        budget = self.budget(data.get("budget"))
+        execution = self.execution(data.get("execution"))
+        tracking = self.mapping(data.get("tracking"), "tracking", ("uri",))
+        uri = self.optional_text(tracking.get("uri"), "tracking.uri")
+        report_path, report_enabled = self.report(data.get("report", True), experiment)
+        return SweepConfig(
+            experiment=experiment, name=name, objective=objective, metrics=metrics,
+            space=space, sampler=sampler, pruner=pruner, budget=budget, execution=execution,
+            tracking_uri=uri, report_path=report_path, report_enabled=report_enabled,
+            source=self.source, raw=freeze(data),
+        )
+
+    def metrics(self, data: dict[str, Any]) -> tuple[MetricSpec, ...]:
+        has_one, has_many = data.get("metric") is not None, data.get("metrics") is not None
+        if has_one and has_many:
+            self.fail("metrics", "give either metric or metrics, not both")
+        if not has_one and not has_many:
+            self.fail("metric", "required (or metrics: a list)")
+        if has_one:
+            items, base = [data["metric"]], "metric"
+        else:
+            items, base = data["metrics"], "metrics"
+            if not isinstance(items, list) or not items:
+                self.fail("metrics", "must be a non-empty list of {name, goal}", items)
+        out: list[MetricSpec] = []
+        for index, item in enumerate(items):
+            path = base if has_one else f"metrics.{index}"
+            item = self.mapping(item, path, ("name", "goal"))
+            if "name" not in item:
+                self.fail(f"{path}.name", "required")
+            if "goal" not in item:
+                self.fail(f"{path}.goal", "required: maximize or minimize")
+            name = self.text(item["name"], f"{path}.name", limit=MAX_NAME_LENGTH)
+            if any(m.name == name for m in out):
+                self.fail(f"{path}.name", "duplicate metric name", name)
+            goal = {"maximize": Goal.MAXIMIZE, "max": Goal.MAXIMIZE,
+                    "minimize": Goal.MINIMIZE, "min": Goal.MINIMIZE}.get(item["goal"]) \
+                if isinstance(item["goal"], str) else None
+            if goal is None:
+                self.fail(f"{path}.goal", "must be maximize or minimize", item["goal"])
+            out.append(MetricSpec(name, goal))
+        return tuple(out)
+
+    def objective(self, value: Any, space: Space) -> ObjectiveSpec:
+        if isinstance(value, str):
+            if not _CALLABLE.fullmatch(value):
+                self.fail("objective", "must be 'module:function' or {command: ...}", value)
+            return ObjectiveSpec(callable=value, command=None)
+        data = self.mapping(value, "objective", ("callable", "command", "cwd", "env"))
+        if ("callable" in data) == ("command" in data):
+            self.fail("objective", "needs exactly one of callable or command", value)
+        if "callable" in data:
+            for key in ("cwd", "env"):
+                if key in data:
+                    self.fail(f"objective.{key}", "only valid with command")
+            return self.objective(data["callable"], space)
+        command = self.text(data["command"], "objective.command")
+        self.placeholders(command, space)
+        cwd = self.optional_text(data.get("cwd"), "objective.cwd")
+        env = data.get("env") or {}
+        if not isinstance(env, Mapping):
+            self.fail("objective.env", "must be a mapping of NAME: value", env)
+        for key, item in env.items():
+            if not _ENV_NAME.fullmatch(key):
+                self.fail(f"objective.env.{key}", "not a valid environment variable name", key)
+            if not isinstance(item, str):
+                self.fail(f"objective.env.{key}", "must be a string (quote it)", item)
+            if "\0" in item:
+                self.fail(f"objective.env.{key}", "must not contain NUL", item)
+        return ObjectiveSpec(callable=None, command=command, cwd=cwd,
+                             env=MappingProxyType(dict(env)))
+
+    def placeholders(self, command: str, space: Space) -> None:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(command) if f is not None]
+        except ValueError as error:
+            self.fail("objective.command", f"bad braces: {error}; write {{{{ }}}} for literal "
+                      "braces", command)
+        for name in fields:
+            if name not in space:
+                hint = difflib.get_close_matches(name, list(space.names), n=1)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                self.fail("objective.command",
+                          f"placeholder {{{name}}} is not a parameter of the space{extra}",
+                          command)
+            if name in space.conditional:
+                self.fail("objective.command",
+                          f"placeholder {{{name}}} names a conditional parameter, absent "
+                          "when its condition fails", command)
+
+    def typed_section(self, value: Any, path: str) -> dict[str, Any]:
+        """``sampler:``/``pruner:`` as a mapping; a bare string is shorthand for its type."""
+        if value is None:
+            return {}
+        if isinstance(value, str):
+            return {"type": value}
+        if not isinstance(value, Mapping):
+            self.fail(path, "must be a mapping like {type: ...} or a type name", value)
+        return dict(value)
+
+    def sampler(self, value: Any, space: Space, metrics: tuple[MetricSpec, ...]) -> SamplerSpec:
+        data = self.typed_section(value, "sampler")
+        kind = data.pop("type", "tpe")
+        if kind not in search.SAMPLERS:
+            valid = ", ".join(sorted(search.SAMPLERS))
+            self.fail("sampler.type", f"unknown sampler; valid: {valid}", kind)
+        seed = data.pop("seed", None)
+        if seed is not None:
+            self.integer(seed, "sampler.seed", 0)
+            if seed >= 2**32:
+                self.fail("sampler.seed", "must be < 2**32", seed)
+        self.options(data, search.sampler_options(kind), "sampler", kind)
+        if kind in search.SINGLE_OBJECTIVE_SAMPLERS and len(metrics) > 1:
+            self.fail("sampler.type", f"{kind} supports a single objective metric only "
+                      f"({len(metrics)} metrics given)", kind)
+        if kind == "grid":
+            self.grid(space)
+        spec = SamplerSpec(kind, seed, freeze(data))
+        if kind != "grid" and data and search.missing_requirement(kind) is None:
+            self.probe("sampler", lambda: search.build_sampler(spec, space, source=self.source))
+        return spec
+
+    def grid(self, space: Space) -> None:
+        for param in space:
+            if getattr(param, "when", None):
+                self.fail(f"space.{param.name}.when", "not supported with sampler grid")
+            if isinstance(param, FloatParam) and param.step is None:
+                self.fail(f"space.{param.name}",
+                          "sampler grid needs a finite grid: give a float a step, or use "
+                          "int or categorical")
+        size = space.grid_size()
+        if size is not None and size > MAX_GRID_SIZE:
+            self.fail("space", f"grid has {size:,} points, more than {MAX_GRID_SIZE:,}")
+
+    def pruner(self, value: Any, metrics: tuple[MetricSpec, ...]) -> PrunerSpec:
+        data = self.typed_section(value, "pruner")
+        kind = data.pop("type", "none")
+        if kind not in search.PRUNERS:
+            valid = ", ".join(sorted(search.PRUNERS))
+            self.fail("pruner.type", f"unknown pruner; valid: {valid}", kind)
+        aliases = search.PRUNER_ALIASES.get(kind, {})
+        for alias, real in aliases.items():
+            if alias in data and real in data:
+                self.fail(f"pruner.{alias}", f"give {alias} or {real}, not both")
+        self.options(data, search.pruner_options(kind), "pruner", kind, aliases)
+        if kind != "none" and len(metrics) > 1:
+            self.fail("pruner.type", "pruning needs a single objective metric", kind)
+        spec = PrunerSpec(kind, freeze(data))
+        self.probe("pruner", lambda: search.build_pruner(spec))
+        return spec
+
+    def options(self, data: dict[str, Any], known: Mapping[str, Any], section: str,
+                kind: str, aliases: Mapping[str, str] | None = None) -> None:
+        aliases = aliases or {}
+        for given, value in data.items():
+            path = f"{section}.{given}"
+            key = aliases.get(given, given)
+            if key not in known:
+                valid = ", ".join(sorted(k for k, o in known.items() if o is not None))
+                match = difflib.get_close_matches(key, [k for k in known if known[k]], n=1)
+                hint = f"; did you mean {match[0]!r}?" if match else ""
+                self.fail(path, f"unknown option for {section} {kind}{hint} "
+                          f"(valid: {valid or 'none'})")
+            option = known[key]
+            if option is None:
+                self.fail(path, "takes a Python object; not settable from a config")
+            if not option.accepts(value):
+                self.fail(path, f"must be {option.type_names()}", value)
+        for key, option in known.items():
+            given = {aliases.get(k, k) for k in data}
+            if option is not None and option.required and key not in given:
+                self.fail(f"{section}.{key}", f"required for {section} {kind}")
+
+    def probe(self, section: str, build: Any) -> None:
+        """Build the object once so optuna's own argument checks run now, not mid-sweep."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                build()
+        except (ValueError, TypeError) as error:
+            self.fail(section, f"rejected by optuna: {error}")
+
+    def budget(self, value: Any) -> Budget:
+        data = self.mapping(value, "budget", ("trials", "timeout", "max_failures"))
+        trials = data.get("trials")
+        if trials is not None:
+            trials = self.integer(trials, "budget.trials", 1)
+        timeout = data.get("timeout")
+        if timeout is not None:
+            timeout = parse_duration(timeout, "budget.timeout", source=self.source)
+        if trials is None and timeout is None:
+            trials = DEFAULT_TRIALS
+        failures = data.get("max_failures")
+        if failures is not None:
+            failures = self.integer(failures, "budget.max_failures", 0)
+        return Budget(trials, timeout, failures)
+
+    def execution(self, value: Any) -> Execution:
+        data = self.mapping(value, "execution",
+                            ("backend", "workers", "trial_timeout", "retries", "resources",
+                             "ray"))
+        backend = data.get("backend", "local")
+        if backend not in BACKENDS:
+            self.fail("execution.backend", f"unknown backend; valid: {', '.join(BACKENDS)}",
+                      backend)
+        workers = self.integer(data.get("workers", 1), "execution.workers", 1)
+        retries = self.integer(data.get("retries", 0), "execution.retries", 0)
+        trial_timeout = data.get("trial_timeout")
+        if trial_timeout is not None:
+            trial_timeout = parse_duration(trial_timeout, "execution.trial_timeout",
+                                           source=self.source)
+        resources = self.resources(data.get("resources"))
+        ray = self.mapping(data.get("ray"), "execution.ray", ("address",))
+        address = ray.get("address")
+        if address is not None:
+            self.address(address)
+        return Execution(backend, workers, trial_timeout, retries, resources, RaySpec(address))
+
+    def resources(self, value: Any) -> Mapping[str, float]:
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            self.fail("execution.resources", "must be a mapping like {cpu: 1, gpu: 0.5}", value)
+        out = {"cpu": 1.0}
+        for key, item in value.items():
+            path = f"execution.resources.{key}"
+            if not key.strip():
+                self.fail(path, "resource names must be non-empty", key)
+            if key == "memory":
+                out[key] = parse_memory(item, path, source=self.source)
+                continue
+            if isinstance(item, bool) or not isinstance(item, (int, float)) \
+                    or not _finite(item):
+                self.fail(path, "must be a finite number", item)
+            if item < 0:
+                self.fail(path, "must be >= 0", item)
+            out[key] = float(item)
+        return MappingProxyType(out)
+
+    def address(self, value: Any) -> None:
+        path = "execution.ray.address"
+        if not isinstance(value, str):
+            self.fail(path, "must be null, 'auto', 'HOST:PORT' or 'ray://HOST:PORT'", value)
+        if value == "auto":
+            return
+        match = _HOST_PORT.fullmatch(value)
+        if not match or not 1 <= int(match.group(2)) <= 65535:
+            self.fail(path, "must be null, 'auto', 'HOST:PORT' or 'ray://HOST:PORT'", value)
+
+    def report(self, value: Any, experiment: str) -> tuple[str | None, bool]:
+        if value is False:
+            return None, False
+        if value is True or value is None:
+            value = {}
+        data = self.mapping(value, "report", ("path",))
+        path = data.get("path")
+        if path is None:
+            return f"reports/{_file_name(experiment)}.html", True
+        path = self.text(path, "report.path")
+        if not path.lower().endswith(".html"):
+            self.fail("report.path", "must end with .html", path)
+        return path, True
+
+
+def _file_name(experiment: str) -> str:
+    """`experiment` made safe as one file name (the default report path is built from it)."""
+    name = re.sub(r"[^\w.-]+", "_", experiment).strip("._")
+    return name or "experiment"
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "mapping"
+    if isinstance(value, (list, tuple)):
+        return "list"
+    if value is None:
+        return "null"
+    return type(value).__name__

@@ -1,0 +1,266 @@
+"""Running one trial's objective, inside whatever process a backend gives it.
+
+Two kinds: a Python callable `module:function` called as `f(params)` or
+`f(params, trial)`, and a command line run as a subprocess that reports through the
+tracking API or printed event lines (`tracking.lines`). Both end in a `TrialResult`;
+nothing an objective does (raise, exit, print garbage) escapes as an exception.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import inspect
+import json
+import math
+import numbers
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import tracking
+from tracking import lines, validation
+from tracking.client import now_ms
+from tracking.entities import Metric, RunInfo, RunStatus
+from tracking.errors import TrackingError
+
+from sweeps.errors import TrialPruned
+from sweeps.trial import Channel, Outcome, Trial, TrialResult, TrialSpec, TrialWriter
+
+STREAM_TAIL = 2000
+_loaded: dict[tuple[str, str], tuple[Callable[..., Any], bool]] = {}
+
+
+def run_trial(spec: TrialSpec, channel: Channel) -> TrialResult:
+    """Run one attempt to its end and say how it ended."""
+    writer = _RecordingWriter(spec, channel)
+    if spec.command is not None:
+        result = _run_command(spec, writer)
+    else:
+        result = _run_callable(spec, writer, channel)
+    try:
+        writer.flush()
+    except Exception as e:  # noqa: BLE001 - the channel broke: report it as the trial's end
+        return TrialResult(Outcome.FAILED, error=f"could not send results: {e}")
+    return result
+
+
+class _RecordingWriter(TrialWriter):
+    """A TrialWriter that remembers the last value logged for each metric."""
+
+    def __init__(self, spec: TrialSpec, channel: Channel) -> None:
+        super().__init__(spec, channel)
+        self.last: dict[str, float] = {}
+
+    def log_metrics(self, metrics: list[Metric] | tuple[Metric, ...]) -> None:
+        for m in metrics:
+            self.last[m.key] = m.value
+        super().log_metrics(metrics)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def load_objective(reference: str, cwd: str) -> tuple[Callable[..., Any], bool]:
+    """The function named `module:function` and whether it takes a trial argument."""
+    key = (reference, cwd)
+    if key not in _loaded:
+        module_name, function_name = reference.split(":", 1)
+        if cwd not in sys.path:
+            sys.path.insert(0, cwd)
+        module = importlib.import_module(module_name)
+        function = getattr(module, function_name, None)
+        if not callable(function):
+            raise AttributeError(f"module {module_name!r} has no function {function_name!r}")
+        try:
+            takes_trial = len(inspect.signature(function).parameters) >= 2
+        except (TypeError, ValueError):
+            takes_trial = False
+        _loaded[key] = (function, takes_trial)
+    return _loaded[key]
+
+
+def _is_pruned(error: BaseException) -> bool:
+    if isinstance(error, TrialPruned):
+        return True
+    return type(error).__name__ == "TrialPruned" and type(error).__module__.startswith("optuna")
+
+
+def _run_callable(spec: TrialSpec, writer: _RecordingWriter, channel: Channel) -> TrialResult:
+    info = RunInfo(run_id=spec.key, run_name=f"trial-{spec.number}", experiment_id="",
+                   parent_run_id=None, status=RunStatus.RUNNING, start_time=0, end_time=None,
+                   artifact_uri=spec.artifact_dir)
+    try:
+        function, takes_trial = load_objective(spec.objective or "", spec.cwd)
+    except Exception as e:  # noqa: BLE001 - an import error is the trial's failure
+        return TrialResult(Outcome.FAILED, error=f"cannot load objective {spec.objective}: "
+                           f"{_one_line(e)}", traceback=traceback.format_exc())
+    with tracking.fluent.attach(info, writer):
+        try:
+            params = dict(spec.params)
+            returned = (function(params, Trial(spec, writer, channel)) if takes_trial
+                        else function(params))
+        except SystemExit as e:
+            return TrialResult(Outcome.FAILED, error=f"objective called sys.exit({e.code!r})",
+                               traceback=traceback.format_exc())
+        except BaseException as e:  # noqa: BLE001 - everything the objective raises
+            if _is_pruned(e):
+                return TrialResult(Outcome.PRUNED, values=dict(writer.last))
+            if isinstance(e, KeyboardInterrupt):
+                raise
+            return TrialResult(Outcome.FAILED, error=_one_line(e),
+                               traceback=traceback.format_exc())
+    return _final_values(returned, spec.objective_metrics, writer.last)
+
+
+def _final_values(returned: Any, names: tuple[str, ...], logged: Mapping[str, float]
+                  ) -> TrialResult:
+    """The trial's metrics from what the objective returned (or, if None, last logged)."""
+    if returned is None:
+        values: dict[str, Any] = dict(logged)
+    elif isinstance(returned, Mapping):
+        values = {**logged, **returned}
+    elif isinstance(returned, numbers.Real) and not isinstance(returned, bool):
+        if len(names) != 1:
+            return TrialResult(Outcome.FAILED, error=f"objective returned one number; "
+                               f"a dict with {', '.join(names)} is needed")
+        values = {**logged, names[0]: returned}
+    else:
+        return TrialResult(Outcome.FAILED, error=f"objective returned {type(returned).__name__}; "
+                           "expected a number or a dict of metrics")
+    clean: dict[str, float] = {}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return TrialResult(Outcome.FAILED, error=f"objective returned {value!r} for "
+                               f"{key!r}; expected a number")
+        clean[str(key)] = float(value)
+    missing = [n for n in names if n not in clean]
+    if missing:
+        return TrialResult(Outcome.FAILED, values=clean, error=(
+            f"objective did not report metric {missing[0]!r} (return it, or log it)"))
+    bad = [n for n in names if math.isnan(clean[n])]
+    if bad:
+        return TrialResult(Outcome.FAILED, values=clean, error=f"objective metric {bad[0]!r} "
+                           "is NaN")
+    return TrialResult(Outcome.COMPLETE, values=clean)
+
+
+def command_argv(command: str, params: Mapping[str, Any], cwd: str) -> list[str]:
+    """The argument list of a command line: split like a shell (no shell runs), each
+    `{param}` replaced by its value (absent conditional params become empty), and relative
+    paths that exist under `cwd` made absolute, since the command runs in its own folder."""
+    values = {k: "" if v is None else v for k, v in params.items()}
+    argv = []
+    for token in shlex.split(command):
+        token = token.format_map(_Blank(values))
+        candidate = Path(cwd, token)
+        if token and not os.path.isabs(token) and not token.startswith("-") and \
+                candidate.exists():
+            token = str(candidate)
+        argv.append(token)
+    return argv
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL when the worker that started us dies (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _run_command(spec: TrialSpec, writer: _RecordingWriter) -> TrialResult:
+    workdir = tempfile.mkdtemp(prefix=f"sweeps-trial-{spec.number}-")
+    env = {
+        **os.environ, **spec.env,
+        lines.RUN_ID_ENV: spec.key, lines.EVENTS_ENV: "stdout",
+        "SWEEPS_TRIAL_NUMBER": str(spec.number), "SWEEPS_TRACKING_URI": spec.tracking_uri,
+        "SWEEPS_PARAMS": json.dumps(dict(spec.params), default=str),
+        "PYTHONPATH": os.pathsep.join(p for p in (spec.cwd, os.environ.get("PYTHONPATH")) if p),
+        "PYTHONUNBUFFERED": "1",
+    }
+    stdout_path = os.path.join(workdir, "stdout.txt")
+    stderr_path = os.path.join(workdir, "stderr.txt")
+    try:
+        argv = command_argv(spec.command or "", spec.params, spec.cwd)
+        with open(stdout_path, "w", encoding="utf-8") as out, \
+                open(stderr_path, "w", encoding="utf-8") as err:
+            process = subprocess.Popen(
+                argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+                errors="replace", bufsize=1, start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+            writer.set_tags({"trial.pid": str(process.pid)})
+            writer.flush()
+            assert process.stdout is not None
+            for line in process.stdout:
+                out.write(line)
+                _handle_line(line.rstrip("\n"), writer, workdir, err)
+            code = process.wait()
+        for path in (stdout_path, stderr_path):
+            writer.log_artifact(path, None)
+    except (OSError, ValueError) as e:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return TrialResult(Outcome.FAILED, error=f"cannot run command: {_one_line(e)}")
+    tail = Path(stderr_path).read_text(encoding="utf-8", errors="replace")[-STREAM_TAIL:]
+    shutil.rmtree(workdir, ignore_errors=True)
+    if code != 0:
+        how = (f"killed by signal {-code}" if code < 0 else f"exited with code {code}")
+        last = [line for line in tail.splitlines() if line.strip()][-1:] or [""]
+        return TrialResult(Outcome.FAILED, values=dict(writer.last),
+                           error=f"command {how}" + (f": {last[0][:300]}" if last[0] else ""),
+                           traceback=tail or None)
+    return _final_values(None, spec.objective_metrics, writer.last)
+
+
+def _handle_line(line: str, writer: TrialWriter, workdir: str, err: Any) -> None:
+    """Turn one event line from the command into the writer's calls."""
+    try:
+        event = lines.parse_line(line)
+        if event is None:
+            return
+        if "metrics" in event:
+            step, now = event.get("step"), now_ms()
+            writer.log_metrics([
+                Metric(validation.key(k, "metric key"),
+                       validation.metric_value(k, v),
+                       validation.timestamp(k, event.get("timestamp"), now),
+                       validation.step(k, step))
+                for k, v in event["metrics"].items()])
+        elif "params" in event:
+            writer.log_params({validation.key(k, "param key"):
+                               validation.param_value(k, v)
+                               for k, v in event["params"].items()})
+        elif "tags" in event:
+            writer.set_tags({validation.key(k, "tag key"):
+                             validation.tag_value(k, v)
+                             for k, v in event["tags"].items()})
+        elif "note" in event:
+            writer.set_note(validation.note(event["note"]))
+        elif "artifact" in event:
+            writer.log_artifact(os.path.join(workdir, str(event["artifact"])),
+                                event.get("artifact_path"))
+        elif "artifacts" in event:
+            writer.log_artifacts(os.path.join(workdir, str(event["artifacts"])),
+                                 event.get("artifact_path"))
+        elif "file" in event:
+            source = str(event.get("from", ""))
+            with open(source, "rb") as handle:
+                writer.write_artifact(str(event["file"]), handle.read())
+            if os.path.basename(source).startswith("tracking-"):
+                os.unlink(source)
+    except (TrackingError, OSError, ValueError, TypeError) as e:
+        err.write(f"sweeps: ignored event line: {_one_line(e)}\n")

@@ -1,0 +1,235 @@
+"""What crosses between the coordinator and a backend: trial specs, events, results.
+
+Everything here is a plain value, so it travels between processes and Ray nodes as it is;
+nothing here knows optuna or SQLite. `Trial` is what an objective receives.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+import tracking
+from tracking import artifacts
+from tracking.entities import Metric, RunStatus
+from tracking.writer import RunWriter
+
+
+class Outcome(str, enum.Enum):
+    COMPLETE = "complete"
+    PRUNED = "pruned"
+    FAILED = "failed"
+    KILLED = "killed"
+    LOST = "lost"  # the infrastructure went away (a node left): retried, not counted as a failure
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One attempt of one trial. `key` is the attempt's run id, unique across the sweep."""
+
+    key: str
+    number: int
+    attempt: int
+    params: Mapping[str, Any]
+    objective: str | None  # "module:function"
+    command: str | None  # command line with {param} placeholders
+    cwd: str  # the project folder: objectives import and commands resolve from here
+    env: Mapping[str, str]
+    objective_metrics: tuple[str, ...]
+    artifact_dir: str  # where this attempt's artifacts belong on the coordinator's machine
+    tracking_uri: str
+    resources: Mapping[str, float] = field(default_factory=dict)
+    artifacts_travel: bool = False  # True: artifacts come back as bytes (remote workers)
+    max_artifact_bytes: int = 1 << 30
+
+
+@dataclass(frozen=True)
+class TrialResult:
+    outcome: Outcome
+    values: Mapping[str, float] = field(default_factory=dict)
+    error: str | None = None  # one line
+    traceback: str | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    key: str
+    worker: str
+    host: str
+    pid: int
+    time: float
+    gpu_ids: tuple[str, ...] = ()
+    node_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Logged:
+    """Writes the objective made to its run, in order."""
+
+    key: str
+    metrics: tuple[Metric, ...] = ()
+    params: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class ArtifactData:
+    """An artifact file's bytes, for workers that do not share the coordinator's disk."""
+
+    key: str
+    relative_file: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PruneQuery:
+    key: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    key: str
+    result: TrialResult
+    time: float
+
+
+Event = Started | Logged | ArtifactData | PruneQuery | Finished
+
+
+class Channel(Protocol):
+    """How a running trial talks to the coordinator (a pipe, a Ray actor, ...)."""
+
+    def send(self, event: Event) -> None: ...
+
+    def ask_prune(self, key: str) -> bool: ...
+
+
+class TrialWriter(RunWriter):
+    """Sends what the objective logs to the coordinator, which writes it.
+
+    Logged values wait in a small buffer, sent when a prune question is asked, when the
+    trial ends, or when the oldest waiting value is older than `max_delay` seconds.
+    """
+
+    def __init__(self, spec: TrialSpec, channel: Channel, max_delay: float = 0.25) -> None:
+        self.run_id = spec.key
+        self._spec = spec
+        self._channel = channel
+        self._max_delay = max_delay
+        self._metrics: list[Metric] = []
+        self._tags: dict[str, str] = {}
+        self._since: float | None = None
+
+    def _touch(self) -> None:
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+        elif now - self._since > self._max_delay:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._metrics or self._tags:
+            self._channel.send(Logged(self.run_id, tuple(self._metrics), {}, dict(self._tags)))
+            self._metrics, self._tags = [], {}
+        self._since = None
+
+    def log_metrics(self, metrics: list[Metric] | tuple[Metric, ...]) -> None:
+        self._metrics.extend(metrics)
+        self._touch()
+
+    def log_params(self, params: Mapping[str, tuple[str, str]]) -> None:
+        self.flush()
+        self._channel.send(Logged(self.run_id, params=dict(params)))
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        self._tags.update(tags)
+        self._touch()
+
+    def set_note(self, text: str) -> None:
+        self.flush()
+        self._channel.send(Logged(self.run_id, note=text))
+
+    def log_artifact(self, local_path: str | os.PathLike, artifact_path: str | None) -> None:
+        if not self._spec.artifacts_travel:
+            artifacts.log_artifact(self._spec.artifact_dir, local_path, artifact_path)
+            return
+        name = os.path.basename(os.fspath(local_path))
+        relative = f"{artifacts.clean_artifact_path(artifact_path)}/{name}".lstrip("/")
+        with open(local_path, "rb") as handle:
+            self.write_artifact(relative, handle.read(self._spec.max_artifact_bytes + 1))
+
+    def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None) -> None:
+        if not self._spec.artifacts_travel:
+            artifacts.log_artifacts(self._spec.artifact_dir, local_dir, artifact_path)
+            return
+        base = artifacts.clean_artifact_path(artifact_path)
+        for folder, _dirs, files in os.walk(local_dir):
+            for name in files:
+                relative_dir = os.path.relpath(folder, local_dir).replace(os.sep, "/")
+                parts = [p for p in (base, relative_dir, name) if p and p != "."]
+                with open(os.path.join(folder, name), "rb") as handle:
+                    self.write_artifact("/".join(parts),
+                                        handle.read(self._spec.max_artifact_bytes + 1))
+
+    def write_artifact(self, relative_file: str, data: bytes) -> None:
+        if not self._spec.artifacts_travel:
+            artifacts.write_artifact(self._spec.artifact_dir, relative_file, data)
+            return
+        if len(data) > self._spec.max_artifact_bytes:
+            raise ValueError(
+                f"artifact {relative_file!r}: larger than execution.max_artifact_bytes "
+                f"({self._spec.max_artifact_bytes} bytes)")
+        artifacts.clean_artifact_path(relative_file)
+        self.flush()
+        self._channel.send(ArtifactData(self.run_id, relative_file, data))
+
+    def end(self, status: RunStatus) -> None:
+        self.flush()
+
+
+class Trial:
+    """What an objective `f(params, trial)` receives.
+
+    >>> def train(params, trial):
+    ...     for epoch in range(10):
+    ...         trial.report({"val_loss": loss}, step=epoch)
+    ...         if trial.should_prune():
+    ...             raise sweeps.TrialPruned()
+    """
+
+    def __init__(self, spec: TrialSpec, writer: TrialWriter, channel: Channel) -> None:
+        self.params: Mapping[str, Any] = spec.params
+        self.number = spec.number
+        self.attempt = spec.attempt
+        self.run_id = spec.key
+        self._objective_metric = spec.objective_metrics[0]
+        self._writer = writer
+        self._channel = channel
+
+    def report(self, metrics: Mapping[str, float] | float, step: int) -> None:
+        """Log metric values at `step`; the objective metric's values drive pruning.
+        A bare number is the (first) objective metric."""
+        if not isinstance(metrics, Mapping):
+            metrics = {self._objective_metric: metrics}
+        tracking.log_metrics(metrics, step=step)
+
+    def should_prune(self) -> bool:
+        """Ask the coordinator whether the pruner stops this trial now."""
+        self._writer.flush()
+        return self._channel.ask_prune(self.run_id)
+
+    def log_metric(self, key: str, value: float, step: int | None = None) -> None:
+        tracking.log_metric(key, value, step=step)
+
+    def log_artifact(self, local_path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        tracking.log_artifact(local_path, artifact_path)
+
+    def set_tag(self, key: str, value: Any) -> None:
+        tracking.set_tag(key, value)
+
+    def set_note(self, text: str) -> None:
+        tracking.set_note(text)
