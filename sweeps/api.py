@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
-
-from tracking import Client
+from typing import TYPE_CHECKING, Any
 
 from sweeps import records
 from sweeps.backends import make_backend
 from sweeps.config import SweepConfig, load_config, parse_config
 from sweeps.coordinator import Coordinator, Progress
+from tracking import Client
 
 if TYPE_CHECKING:
     import pandas
 
-SHORTCUTS = {"trials": "budget.trials", "timeout": "budget.timeout", "workers": "execution.workers",
-             "backend": "execution.backend", "seed": "sampler.seed", "address": "execution.ray.address"}
+SHORTCUTS = {"trials": "budget.trials", "timeout": "budget.timeout",
+             "workers": "execution.workers", "backend": "execution.backend",
+             "seed": "sampler.seed", "address": "execution.ray.address"}
 
 
 @dataclass(frozen=True)

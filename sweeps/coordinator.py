@@ -15,25 +15,34 @@ import os
 import time
 import warnings
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
-
-from tracking import Client, Metric, RunStatus, artifacts, environment, validation
-from tracking.client import now_ms
-from tracking.errors import TrackingError
-from tracking.store.base import Batch
 
 from sweeps import records
 from sweeps.backends.base import Backend
 from sweeps.config import Goal, SweepConfig
 from sweeps.errors import SweepError
+from sweeps.objectives import check_importable
 from sweeps.search import build_pruner, build_sampler
 from sweeps.trial import (
-    ArtifactData, Event, Finished, Logged, Outcome, PruneQuery, Started, TrialResult, TrialSpec,
+    ArtifactData,
+    Event,
+    Finished,
+    Logged,
+    Outcome,
+    PruneQuery,
+    Started,
+    TrialResult,
+    TrialSpec,
 )
+from tracking import Client, Metric, RunStatus, artifacts, environment, validation
+from tracking.client import now_ms
+from tracking.errors import TrackingError
+from tracking.store.base import Batch
 
 MAX_LOST_ATTEMPTS = 3
 _STATUS = {Outcome.COMPLETE: RunStatus.FINISHED, Outcome.PRUNED: RunStatus.PRUNED,
@@ -108,6 +117,7 @@ class Coordinator:
         self.experiment_id = self.client.get_or_create_experiment(config.experiment)
         directions = ["maximize" if m.goal is Goal.MAXIMIZE else "minimize"
                       for m in config.metrics]
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study is ours; we report
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self.study = optuna.create_study(
@@ -119,6 +129,7 @@ class Coordinator:
                 raise SweepError(f"sweep {sweep.info.run_id} belongs to another experiment "
                                  f"than {config.experiment!r}")
             self.sweep_run_id = sweep.info.run_id
+            self._cwd = sweep.data.tags.get(records.CWD, self._cwd)
             self.client.write(Batch(ends={self.sweep_run_id: (RunStatus.RUNNING, None)}))
             self._rebuild(sweep)
         else:
@@ -128,7 +139,7 @@ class Coordinator:
                     [{"name": m.name, "goal": m.goal.value} for m in config.metrics],
                     config.objective.callable or config.objective.command or "",
                     config.sampler.type, config.pruner.type, self.backend.name,
-                    config.execution.workers, self.budget_trials)})
+                    config.execution.workers, self.budget_trials, self._cwd)})
             self.sweep_run_id = run.info.run_id
             self.client.log_dict(self.sweep_run_id, config.to_dict(), records.CONFIG_ARTIFACT)
 
@@ -200,6 +211,8 @@ class Coordinator:
 
     def run(self) -> str:
         """Run the sweep to its end; returns the sweep run id. Ctrl-C stops it KILLED."""
+        if self.config.objective.callable:
+            check_importable(self.config.objective.callable, self._cwd)
         self._open()
         status = RunStatus.FINISHED
         try:

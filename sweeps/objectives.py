@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import importlib.util
 import inspect
 import json
 import math
@@ -22,17 +23,17 @@ import subprocess
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import tracking
+from sweeps.errors import SweepError, TrialPruned
+from sweeps.trial import Channel, Outcome, Trial, TrialResult, TrialSpec, TrialWriter
 from tracking import lines, validation
 from tracking.client import now_ms
 from tracking.entities import Metric, RunInfo, RunStatus
 from tracking.errors import TrackingError
-
-from sweeps.errors import TrialPruned
-from sweeps.trial import Channel, Outcome, Trial, TrialResult, TrialSpec, TrialWriter
 
 STREAM_TAIL = 2000
 _loaded: dict[tuple[str, str], tuple[Callable[..., Any], bool]] = {}
@@ -87,6 +88,24 @@ def load_objective(reference: str, cwd: str) -> tuple[Callable[..., Any], bool]:
             takes_trial = False
         _loaded[key] = (function, takes_trial)
     return _loaded[key]
+
+
+def check_importable(reference: str, cwd: str) -> None:
+    """Fail fast, before any trial, when the objective's module cannot be found from `cwd`."""
+    module_name = reference.split(":", 1)[0]
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        found = importlib.util.find_spec(module_name) is not None
+    except (ImportError, ValueError):
+        found = False
+    finally:
+        if added:
+            sys.path.remove(cwd)
+    if not found:
+        raise SweepError(f"objective: cannot find module {module_name!r} from {cwd} (run "
+                         "sweeps from your project folder, where the module can be imported)")
 
 
 def _is_pruned(error: BaseException) -> bool:

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
-
-from tracking import Client, Run, RunStatus
-from tracking.errors import NotFoundError
+from typing import Any
 
 from sweeps.errors import SweepError
+from tracking import Client, Run, RunStatus
+from tracking.errors import NotFoundError
 
 ROLE = "sweep.role"
 SWEEP, TRIAL = "sweep", "trial"
 # on the sweep (parent) run
-OBJECTIVE, METRICS, SAMPLER, PRUNER = "sweep.objective", "sweep.metrics", "sweep.sampler", "sweep.pruner"
+OBJECTIVE, METRICS = "sweep.objective", "sweep.metrics"
+SAMPLER, PRUNER = "sweep.sampler", "sweep.pruner"
 BACKEND, WORKERS, BUDGET = "sweep.backend", "sweep.workers", "sweep.budget_trials"
 BEST_TRIAL, BEST_VALUES, COUNTS = "sweep.best_trial", "sweep.best_values", "sweep.counts"
-STOP_REASON, WALL = "sweep.stop_reason", "sweep.wall_seconds"
+STOP_REASON, WALL, CWD = "sweep.stop_reason", "sweep.wall_seconds", "sweep.cwd"
 CONFIG_ARTIFACT = "sweep/config.json"
 # on each trial (child) run
 NUMBER, ATTEMPT, PARAMS = "trial.number", "trial.attempt", "trial.params"
@@ -52,10 +53,10 @@ class TrialRecord:
 
 
 def sweep_tags(metrics: list[dict[str, str]], objective: str, sampler: str, pruner: str,
-               backend: str, workers: int, trials: int | None) -> dict[str, str]:
+               backend: str, workers: int, trials: int | None, cwd: str) -> dict[str, str]:
     return {ROLE: SWEEP, OBJECTIVE: objective, METRICS: json.dumps(metrics), SAMPLER: sampler,
             PRUNER: pruner, BACKEND: backend, WORKERS: str(workers),
-            BUDGET: "" if trials is None else str(trials)}
+            BUDGET: "" if trials is None else str(trials), CWD: cwd}
 
 
 def trial_tags(number: int, attempt: int, params: Mapping[str, Any],

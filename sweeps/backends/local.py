@@ -22,7 +22,13 @@ from typing import Any
 from sweeps.backends.base import Backend
 from sweeps.errors import SweepError
 from sweeps.trial import (
-    Event, Finished, Outcome, PruneQuery, Started, TrialResult, TrialSpec,
+    Event,
+    Finished,
+    Outcome,
+    PruneQuery,
+    Started,
+    TrialResult,
+    TrialSpec,
 )
 
 _SIGNALS = {int(s): s.name for s in signal.Signals}
