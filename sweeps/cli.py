@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,8 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # a polite kill stops a sweep like Ctrl-C
     from tracking.errors import TrackingError
     try:
         return COMMANDS[args.command](args)
@@ -221,10 +227,18 @@ def _summary(result: Any, config: Any) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sweeps import records
     from sweeps.api import resolve_config
+    from sweeps.errors import SweepError
     config = resolve_config(args.config, _overrides(args))
-    return _run_sweep(config, args.root, config.experiment if args.resume else None,
-                      args.no_report, args.quiet)
+    resume = None
+    if args.resume:
+        try:
+            resume = records.find_sweep(_client(args.root, config), config.experiment,
+                                        unfinished=True).info.run_id
+        except SweepError:
+            console.print(f"No unfinished sweep of {config.experiment}; starting a new one.")
+    return _run_sweep(config, args.root, resume, args.no_report, args.quiet)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:

@@ -164,18 +164,20 @@ class Coordinator:
         for number, attempts in sorted(by_number.items()):
             self._next_number = max(self._next_number, number + 1)
             last = attempts[-1]
-            status = last.status
-            if status is RunStatus.RUNNING:  # its coordinator died
-                dead.ends[last.run_id] = (RunStatus.FAILED, now_ms())
-                dead.tags.append((last.run_id, records.ERROR,
-                                  "the sweep stopped while this trial ran"))
-                status = RunStatus.FAILED
             finished = [a for a in attempts if a.status is RunStatus.FINISHED]
+            failures = sum(1 for a in attempts if a.status is RunStatus.FAILED
+                           and a.run.data.tags.get(records.LOST) != "true")
             if finished:
                 self._add_stored(finished[-1], TrialState.COMPLETE, histories)
-            elif status is RunStatus.PRUNED:
+            elif last.status is RunStatus.PRUNED:
                 self._add_stored(last, TrialState.PRUNED, histories)
-            elif status is RunStatus.KILLED or len(attempts) <= self.config.execution.retries:
+            elif last.status is RunStatus.RUNNING:  # cut off when its coordinator died
+                dead.ends[last.run_id] = (RunStatus.FAILED, now_ms())
+                dead.tags += [(last.run_id, records.ERROR, "the sweep stopped while it ran"),
+                              (last.run_id, records.LOST, "true")]
+                self._requeue.append((dict(last.params), number, last.attempt + 1))
+            elif (last.status is RunStatus.KILLED or last.run.data.tags.get(records.LOST)
+                  or failures <= self.config.execution.retries):
                 self._requeue.append((dict(last.params), number, last.attempt + 1))
             else:
                 self._add_stored(last, TrialState.FAIL, histories)
@@ -453,10 +455,14 @@ class Coordinator:
     def _tell(self, trial: _Trial, state: TrialState, values: list[float] | None = None) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            if state is TrialState.COMPLETE:
-                self.study.tell(trial.optuna_trial, values)
-            else:
-                self.study.tell(trial.optuna_trial, state=state)
+            try:
+                self.study.tell(trial.optuna_trial, values, state=state)
+            except RuntimeError as e:
+                # GridSampler calls study.stop() once the grid is done, which only works
+                # inside optimize(); optuna has stored the result by then, and our budget
+                # already stops at the grid's size.
+                if "Study.stop" not in str(e):
+                    raise
         self._count(state)
 
     # -- the end -------------------------------------------------------------------------

@@ -220,7 +220,7 @@ def _run_command(spec: TrialSpec, writer: _RecordingWriter) -> TrialResult:
                 open(stderr_path, "w", encoding="utf-8") as err:
             process = subprocess.Popen(
                 argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
-                errors="replace", bufsize=1, start_new_session=True,
+                errors="replace", bufsize=1,
                 preexec_fn=_die_with_parent if sys.platform == "linux" else None)
             writer.set_tags({"trial.pid": str(process.pid)})
             writer.flush()

@@ -1,0 +1,206 @@
+"""The sweep engine end to end on the local backend: real worker processes, real SQLite."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import sweeps
+import tracking
+from sweeps import records
+
+
+def trials_of(result: sweeps.SweepResult) -> list[records.TrialRecord]:
+    client = tracking.Client(result.tracking_uri)
+    return records.load_trials(client, client.get_run(result.sweep_run_id))
+
+
+def test_sweep_is_a_parent_run_with_one_child_per_trial(project, make_config):
+    result = sweeps.run(make_config("sample_objectives:quick"))
+    assert result.status == "FINISHED"
+    client = tracking.Client("runs")
+    sweep = client.get_run(result.sweep_run_id)
+    assert sweep.data.tags[records.ROLE] == records.SWEEP
+    assert json.loads(sweep.data.tags[records.METRICS]) == [{"name": "loss", "goal": "minimize"}]
+    assert json.loads(sweep.data.tags[records.COUNTS]) == {"complete": 6, "pruned": 0,
+                                                          "failed": 0}
+    assert "sys.python" in sweep.data.tags
+    stored = trials_of(result)
+    assert [t.number for t in stored] == list(range(6))
+    for trial in stored:
+        run = trial.run
+        assert run.info.parent_run_id == result.sweep_run_id
+        assert run.info.status is tracking.RunStatus.FINISHED
+        assert float(run.data.params["x"]) == pytest.approx(trial.params["x"])
+        assert run.data.metrics["loss"] == pytest.approx((trial.params["x"] - 1) ** 2)
+        assert run.data.tags[records.WORKER] in ("local-0", "local-1")
+        assert float(run.data.tags[records.QUEUE_WAIT]) >= 0
+        assert float(run.data.tags[records.RUN_SECONDS]) >= 0
+    best = min(stored, key=lambda t: t.run.data.metrics["loss"])
+    assert result.best_trial == best.number
+    assert result.best_value == pytest.approx(best.run.data.metrics["loss"])
+    assert sweep.data.tags[records.BEST_TRIAL] == str(best.number)
+    frame = tracking.search_runs(experiment_names=["test"],
+                                 filter_string=f"attributes.parent_run_id = '{result.sweep_run_id}'"
+                                 " and metrics.loss < 0.25")
+    assert set(frame["run_id"]) == {t.run_id for t in stored if t.run.data.metrics["loss"] < 0.25}
+    assert len(result.trials) == 6
+    config = json.loads((client.artifact_dir(result.sweep_run_id) / records.CONFIG_ARTIFACT)
+                        .read_text())
+    assert config["experiment"] == "test"
+
+
+@pytest.mark.parametrize("sampler", ["random", "tpe", "qmc"])
+def test_same_seed_same_params_with_one_worker(project, make_config, sampler):
+    def params_of_a_sweep() -> list[dict]:
+        config = make_config("sample_objectives:quick", sampler={"type": sampler, "seed": 7},
+                             execution={"workers": 1})
+        return [t.params for t in trials_of(sweeps.run(config))]
+
+    assert params_of_a_sweep() == params_of_a_sweep()
+
+
+def test_pruner_stops_bad_trials_and_records_the_steps_reached(project, make_config):
+    config = make_config("sample_objectives:stepwise", budget={"trials": 16},
+                         pruner={"type": "median", "n_startup_trials": 3},
+                         execution={"workers": 1})
+    result = sweeps.run(config)
+    stored = trials_of(result)
+    pruned = [t for t in stored if t.status is tracking.RunStatus.PRUNED]
+    assert pruned, "the median pruner never pruned"
+    client = tracking.Client("runs")
+    for trial in pruned:
+        steps = [m.step for m in client.get_metric_history(trial.run_id, "loss")]
+        assert steps == list(range(len(steps))) and len(steps) < 10
+    finished = [t for t in stored if t.status is tracking.RunStatus.FINISHED]
+    assert finished and all(len(client.get_metric_history(t.run_id, "loss")) == 10
+                            for t in finished)
+
+
+def test_every_kind_of_crash_fails_alone(project, make_config):
+    kinds = ["ok", "raise", "exit", "os_exit", "segfault", "sigkill", "nan", "wrong_type"]
+    config = make_config("sample_objectives:crashes",
+                         space={"kind": {"type": "categorical", "choices": kinds}},
+                         sampler={"type": "grid"}, budget={"trials": len(kinds)})
+    result = sweeps.run(config)
+    assert result.status == "FINISHED"
+    by_kind = {t.params["kind"]: t.run for t in trials_of(result)}
+    assert set(by_kind) == set(kinds)
+    assert by_kind["ok"].info.status is tracking.RunStatus.FINISHED
+    expected_errors = {
+        "raise": "ValueError: <b>bad</b> value for x", "exit": "sys.exit(3)",
+        "os_exit": "exited with code 7", "segfault": "SIGSEGV", "sigkill": "SIGKILL",
+        "nan": "is NaN", "wrong_type": "returned str",
+    }
+    for kind, text in expected_errors.items():
+        run = by_kind[kind]
+        assert run.info.status is tracking.RunStatus.FAILED, kind
+        assert text in run.data.tags[records.ERROR], (kind, run.data.tags[records.ERROR])
+    traceback = Path(by_kind["raise"].info.artifact_uri, records.TRACEBACK_ARTIFACT).read_text()
+    assert "ValueError" in traceback and "sample_objectives.py" in traceback
+
+
+def test_a_hanging_trial_times_out_and_the_sweep_goes_on(project, make_config):
+    config = make_config("sample_objectives:hangs", budget={"trials": 4},
+                         space={"x": [0.1, 0.9]}, sampler={"type": "grid"},
+                         execution={"workers": 2, "trial_timeout": 1.5})
+    result = sweeps.run(config)
+    runs = {t.params["x"]: t.run for t in trials_of(result)}
+    assert runs[0.1].info.status is tracking.RunStatus.FINISHED
+    assert runs[0.9].info.status is tracking.RunStatus.FAILED
+    assert "timed out after 1.5s" in runs[0.9].data.tags[records.ERROR]
+
+
+def test_retries_make_a_new_child_run_tagged_with_the_attempt(project, make_config):
+    config = make_config("sample_objectives:flaky", budget={"trials": 3},
+                         execution={"workers": 2, "retries": 1})
+    result = sweeps.run(config)
+    stored = trials_of(result)
+    assert len(stored) == 6
+    for number in range(3):
+        first, second = [t for t in stored if t.number == number]
+        assert (first.attempt, second.attempt) == (1, 2)
+        assert first.status is tracking.RunStatus.FAILED
+        assert second.status is tracking.RunStatus.FINISHED
+        assert second.run.data.tags[records.RETRY_OF] == first.run_id
+        assert second.params == first.params
+    assert json.loads(tracking.Client("runs").get_run(result.sweep_run_id)
+                      .data.tags[records.COUNTS])["complete"] == 3
+
+
+def test_too_many_failures_stop_the_sweep(project, make_config):
+    config = make_config("sample_objectives:always_fails", budget={"trials": 50,
+                                                                   "max_failures": 2},
+                         execution={"workers": 1})
+    result = sweeps.run(config)
+    assert result.status == "FAILED"
+    assert len(trials_of(result)) == 3
+    sweep = tracking.Client("runs").get_run(result.sweep_run_id)
+    assert sweep.data.tags[records.STOP_REASON] == "too many failures (3 > 2)"
+
+
+def test_the_fluent_api_inside_an_objective_logs_to_the_trial_run(project, make_config):
+    config = make_config("sample_objectives:fluent", budget={"trials": 2})
+    result = sweeps.run(config)
+    client = tracking.Client("runs")
+    for trial in trials_of(result):
+        run = trial.run
+        assert run.info.status is tracking.RunStatus.FINISHED
+        assert run.data.params["optimizer"] == "adam"
+        assert run.data.tags["dataset"] == "v2.1"
+        assert run.data.note == "baseline; next: tune depth"
+        history = client.get_metric_history(trial.run_id, "loss")
+        assert [m.step for m in history] == [0, 1, 2]
+        assert run.data.metrics["loss"] == pytest.approx(trial.params["x"] + 1 / 3)
+        assert {f.path for f in client.list_artifacts(trial.run_id)} >= {"models", "config"}
+        model = Path(run.info.artifact_uri, "models", "model.txt").read_text()
+        assert model == f"weights for x={trial.params['x']}"
+
+
+def test_multi_objective_sweep_keeps_both_values(project, make_config):
+    config = make_config("sample_objectives:quick",
+                         metrics=[{"name": "loss", "goal": "minimize"},
+                                  {"name": "aux", "goal": "maximize"}],
+                         sampler={"type": "nsga2", "seed": 0}, budget={"trials": 8})
+    del config["metric"]
+    result = sweeps.run(config)
+    assert result.status == "FINISHED"
+    assert len(result.best_values) == 2
+    assert all(math.isfinite(v) for v in result.best_values)
+
+
+def test_conditional_params_are_absent_when_their_condition_fails(project, make_config):
+    space = {"kind": ["ok", "nan"], "x": {"type": "float", "low": 0, "high": 1,
+                                          "when": {"kind": "ok"}}}
+    config = make_config("sample_objectives:crashes", space=space, budget={"trials": 12})
+    result = sweeps.run(config)
+    for trial in trials_of(result):
+        assert ("x" in trial.params) == (trial.params["kind"] == "ok")
+        assert ("x" in trial.run.data.params) == (trial.params["kind"] == "ok")
+
+
+def test_asking_for_a_gpu_on_a_machine_without_one_is_a_clear_error(project, make_config):
+    config = make_config("sample_objectives:gpu_info",
+                         execution={"workers": 1, "resources": {"gpu": 1}})
+    with pytest.raises(sweeps.SweepError, match="ask for a GPU, but this machine has none"):
+        sweeps.run(config)
+
+
+def test_gpu_ids_come_from_cuda_visible_devices(project, make_config, monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")
+    config = make_config("sample_objectives:gpu_info", budget={"trials": 4},
+                         execution={"workers": 2, "resources": {"gpu": 1}})
+    result = sweeps.run(config)
+    seen = {t.run.data.tags["cuda_visible_devices"] for t in trials_of(result)}
+    assert seen == {"3", "5"}
+    assert {t.run.data.tags[records.GPUS] for t in trials_of(result)} == {"3", "5"}
+
+
+def test_store_is_intact_after_a_sweep(project, make_config):
+    sweeps.run(make_config("sample_objectives:quick"))
+    with sqlite3.connect(Path("runs", "tracking.db")) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
