@@ -96,6 +96,7 @@ class Coordinator:
         self._cwd = os.path.abspath(cwd or config.objective.cwd or os.getcwd())
         self._on_progress = on_progress
         self._names = tuple(m.name for m in config.metrics)
+        self._maximize = config.metrics[0].goal is Goal.MAXIMIZE
         self._active: dict[str, _Trial] = {}
         self._retry: deque[_Trial] = deque()
         self._requeue: deque[tuple[dict[str, Any], int, int]] = deque()
@@ -104,6 +105,8 @@ class Coordinator:
         self._next_number = 0
         self._by_optuna_number: dict[int, int] = {}
         self._deadlines: dict[str, float] = {}
+        self._ended: list[tuple[_Trial, Outcome, list[float]]] = []
+        self._best: list[float] | None = None
         self._stop_reason = ""
         self._started = time.monotonic()
         self._last_progress = 0.0
@@ -268,6 +271,7 @@ class Coordinator:
                 continue
             for event in self.backend.poll(self._poll_timeout()):
                 self._handle(event)
+            self._settle()
             self._enforce_timeouts()
             self._report_progress()
 
@@ -301,7 +305,7 @@ class Coordinator:
             + (f"-attempt-{trial.attempt}" if trial.attempt > 1 else ""),
             parent_run_id=self.sweep_run_id, buffered=True,
             tags=records.trial_tags(trial.number, trial.attempt, trial.params, retry_of))
-        self.client.write(Batch(params=[
+        self.client._buffer(Batch(params=[
             (run.info.run_id, k, *validation.param_value(k, v)) for k, v in trial.params.items()]))
         trial.key = run.info.run_id
         trial.submitted = time.monotonic()
@@ -399,7 +403,7 @@ class Coordinator:
             self.client.set_tag(trial.key, "trial.warning", f"artifact not saved: {e}")
 
     def _finished(self, trial: _Trial, result: TrialResult) -> None:
-        """Write the attempt's end (durably), then retry it or tell optuna."""
+        """Record how the attempt ended (buffered: `_settle` makes it durable)."""
         del self._active[trial.key]
         self._deadlines.pop(trial.key, None)
         outcome, values = result.outcome, dict(result.values)
@@ -426,18 +430,27 @@ class Coordinator:
                                          records.TRACEBACK_ARTIFACT, result.traceback)
             except (TrackingError, OSError):
                 pass
-        self.client.write(batch)
-        if outcome in (Outcome.FAILED, Outcome.KILLED, Outcome.LOST):
-            if outcome is Outcome.LOST:
-                trial.lost += 1
-            elif outcome is Outcome.FAILED:
-                self._failed_attempts += 1
-            self._after_failure(trial, outcome)
+        self.client._buffer(batch)
+        self._ended.append((trial, outcome, [values.get(n, math.nan) for n in self._names]))
+
+    def _settle(self) -> None:
+        """Make the attempts that ended durable in one transaction, then tell optuna (or
+        queue a retry): nobody learns of a result before it is on disk."""
+        if not self._ended:
             return
-        if outcome is Outcome.PRUNED:
-            self._tell(trial, TrialState.PRUNED)
-        else:
-            self._tell(trial, TrialState.COMPLETE, [values[n] for n in self._names])
+        self.client.flush()
+        ended, self._ended = self._ended, []
+        for trial, outcome, values in ended:
+            if outcome in (Outcome.FAILED, Outcome.KILLED, Outcome.LOST):
+                if outcome is Outcome.LOST:
+                    trial.lost += 1
+                elif outcome is Outcome.FAILED:
+                    self._failed_attempts += 1
+                self._after_failure(trial, outcome)
+            elif outcome is Outcome.PRUNED:
+                self._tell(trial, TrialState.PRUNED)
+            else:
+                self._tell(trial, TrialState.COMPLETE, values)
 
     def _after_failure(self, trial: _Trial, outcome: Outcome) -> None:
         limit = self.config.budget.max_failures
@@ -453,6 +466,9 @@ class Coordinator:
             self._tell(trial, TrialState.FAIL)
 
     def _tell(self, trial: _Trial, state: TrialState, values: list[float] | None = None) -> None:
+        if values is not None and len(values) == 1 and (
+                self._best is None or (values[0] > self._best[0]) == self._maximize):
+            self._best = values
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
@@ -510,9 +526,8 @@ class Coordinator:
         if self._on_progress is None or (not force and now - self._last_progress < 0.1):
             return
         self._last_progress = now
-        _, values, _ = self.best() if self._counts["complete"] else (None, None, None)
         self._on_progress(Progress(
             complete=self._counts["complete"], pruned=self._counts["pruned"],
             failed=self._counts["failed"], running=len(self._active), total=self.budget_trials,
-            best=records.best_value_text(values), elapsed=now - self._started))
+            best=records.best_value_text(self._best), elapsed=now - self._started))
 

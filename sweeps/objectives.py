@@ -194,7 +194,7 @@ class _Blank(dict):
         return ""
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """In the child: get SIGKILL when the worker that started us dies (Linux)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -221,7 +221,7 @@ def _run_command(spec: TrialSpec, writer: _RecordingWriter) -> TrialResult:
             process = subprocess.Popen(
                 argv, cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
                 errors="replace", bufsize=1,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                preexec_fn=die_with_parent if sys.platform == "linux" else None)
             writer.set_tags({"trial.pid": str(process.pid)})
             writer.flush()
             assert process.stdout is not None

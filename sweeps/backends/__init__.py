@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from sweeps.backends.base import Backend
-from sweeps.config import SweepConfig
+
+if TYPE_CHECKING:
+    from sweeps.config import SweepConfig
 
 
 def _local(config: SweepConfig) -> Backend:

@@ -8,19 +8,20 @@ the others go on. Workers die with the coordinator (PR_SET_PDEATHSIG on Linux).
 
 from __future__ import annotations
 
-import multiprocessing
 import multiprocessing.connection
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
 
 from sweeps.backends.base import Backend
 from sweeps.errors import SweepError
+from sweeps.objectives import die_with_parent
 from sweeps.trial import (
     Event,
     Finished,
@@ -73,7 +74,7 @@ def gpu_assignment(workers: int, gpus_per_trial: float, devices: list[str]) -> l
 
 
 class _PipeChannel:
-    """A running trial's channel to the coordinator, over the worker's pipe."""
+    """A running trial's channel to the coordinator, over the worker's socket."""
 
     def __init__(self, conn: multiprocessing.connection.Connection) -> None:
         self._conn = conn
@@ -86,22 +87,19 @@ class _PipeChannel:
         return bool(self._conn.recv())
 
 
-def _worker_main(conn: multiprocessing.connection.Connection, name: str,
-                 env: dict[str, str]) -> None:
-    """A worker process: run the specs it receives, one at a time, until told to stop."""
-    from sweeps.objectives import _die_with_parent, run_trial
-    os.setsid()  # Ctrl-C in the terminal goes to the coordinator, which stops us
-    _die_with_parent()
-    os.environ.update(env)
+def worker_main() -> None:
+    """A worker process (`python -m sweeps.backends.local FD NAME`): run the specs it
+    receives, one at a time, until its connection closes."""
+    from sweeps.objectives import run_trial
+    conn = multiprocessing.connection.Connection(int(sys.argv[1]))
+    name = sys.argv[2]
     channel = _PipeChannel(conn)
     host = socket.gethostname()
-    gpu_ids = tuple(d for d in env.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
+    gpu_ids = tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
     while True:
         try:
             spec = conn.recv()
         except (EOFError, OSError):
-            return
-        if spec is None:
             return
         channel.send(Started(spec.key, name, host, os.getpid(), time.time(), gpu_ids))
         result = run_trial(spec, channel)
@@ -112,8 +110,8 @@ def _worker_main(conn: multiprocessing.connection.Connection, name: str,
 class _Worker:
     name: str
     env: dict[str, str]
-    process: Any = None
-    conn: Any = None
+    process: subprocess.Popen | None = None
+    conn: multiprocessing.connection.Connection | None = None
     key: str | None = None
 
 
@@ -123,7 +121,6 @@ class LocalBackend(Backend):
     name = "local"
 
     def __init__(self, workers: int, gpus_per_trial: float = 0.0) -> None:
-        self._context = multiprocessing.get_context("spawn")
         self._size = workers
         self._gpus_per_trial = gpus_per_trial
         self._workers: list[_Worker] = []
@@ -140,13 +137,20 @@ class LocalBackend(Backend):
             self._workers.append(worker)
 
     def _spawn(self, worker: _Worker) -> None:
-        parent, child = self._context.Pipe(duplex=True)
-        process = self._context.Process(target=_worker_main, args=(child, worker.name,
-                                                                   worker.env),
-                                        name=f"sweeps-{worker.name}", daemon=True)
-        process.start()
-        child.close()
-        worker.process, worker.conn, worker.key = process, parent, None
+        """Start a worker process in its own session (Ctrl-C reaches only the coordinator,
+        which stops the workers), connected by a socket pair."""
+        ours, theirs = socket.socketpair()
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {**os.environ, **worker.env,
+               "PYTHONPATH": os.pathsep.join(p for p in (package_root,
+                                                         os.environ.get("PYTHONPATH")) if p)}
+        with theirs:
+            worker.process = subprocess.Popen(
+                [sys.executable, "-m", "sweeps.backends.local", str(theirs.fileno()),
+                 worker.name], pass_fds=[theirs.fileno()], env=env, start_new_session=True,
+                preexec_fn=die_with_parent if sys.platform == "linux" else None)
+        worker.conn = multiprocessing.connection.Connection(ours.detach())
+        worker.key = None
 
     def free_slots(self) -> int:
         return sum(1 for w in self._workers if w.key is None)
@@ -162,18 +166,17 @@ class LocalBackend(Backend):
 
     def poll(self, timeout: float) -> list[Event]:
         events, self._pending = self._pending, []
-        waitables = [w.conn for w in self._workers] + [w.process.sentinel for w in self._workers]
-        ready = set(multiprocessing.connection.wait(waitables, 0 if events else timeout))
+        ready = set(multiprocessing.connection.wait([w.conn for w in self._workers],
+                                                    0 if events else timeout))
         for worker in self._workers:
             if worker.conn in ready:
-                events += self._drain(worker)
-            if worker.process.sentinel in ready or not worker.process.is_alive():
-                events += self._drain(worker)
-                self._replace(worker, events)
+                alive = self._drain(worker, events)
+                if not alive:
+                    self._replace(worker, events)
         return events
 
-    def _drain(self, worker: _Worker) -> list[Event]:
-        events: list[Event] = []
+    def _drain(self, worker: _Worker, events: list[Event]) -> bool:
+        """Move the worker's waiting events into `events`; False when it has died."""
         try:
             while worker.conn.poll():
                 event = worker.conn.recv()
@@ -182,20 +185,22 @@ class LocalBackend(Backend):
                     worker.key = None
                 events.append(event)
         except (EOFError, OSError):
-            pass
-        return events
+            return False
+        return True
 
     def _replace(self, worker: _Worker, events: list[Event]) -> None:
         """A worker died: end its trial FAILED and start a fresh worker."""
-        worker.process.join(timeout=5)
+        try:
+            code = worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._kill(worker)
+            code = worker.process.wait()
         if worker.key is not None:
-            code = worker.process.exitcode
-            how = (f"killed by {_SIGNALS.get(-code, f'signal {-code}')}" if code and code < 0
+            how = (f"killed by {_SIGNALS.get(-code, f'signal {-code}')}" if code < 0
                    else f"exited with code {code}")
             events.append(Finished(worker.key, TrialResult(
                 Outcome.FAILED, error=f"worker process {how} during the trial"), time.time()))
             self._running.pop(worker.key, None)
-            worker.key = None
         worker.conn.close()
         self._spawn(worker)
 
@@ -208,22 +213,22 @@ class LocalBackend(Backend):
                 pass
 
     def _kill(self, worker: _Worker) -> None:
+        """SIGKILL the worker and every process it started (they share its group)."""
         try:
             os.killpg(worker.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
-            worker.process.kill()
+            pass
 
     def cancel(self, key: str, outcome: Outcome, message: str) -> None:
         worker = self._running.get(key)
         if worker is None:
             return
         self._kill(worker)
-        worker.process.join(timeout=5)
-        self._pending += self._drain(worker)
+        worker.process.wait()
+        self._drain(worker, self._pending)
         if worker.key == key:  # it had not finished on its own before the kill
             self._pending.append(Finished(key, TrialResult(outcome, error=message), time.time()))
             self._running.pop(key, None)
-            worker.key = None
         worker.conn.close()
         self._spawn(worker)
 
@@ -231,16 +236,16 @@ class LocalBackend(Backend):
         for worker in self._workers:
             if worker.key is not None:
                 self._kill(worker)
-            else:
-                try:
-                    worker.conn.send(None)
-                except (OSError, ValueError):
-                    pass
+            worker.conn.close()  # an idle worker exits when its connection closes
         for worker in self._workers:
-            worker.process.join(timeout=5)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
                 self._kill(worker)
-                worker.process.join(timeout=5)
-            worker.conn.close()
+                worker.process.wait()
         self._workers.clear()
         self._running.clear()
+
+
+if __name__ == "__main__":
+    worker_main()
