@@ -11,16 +11,47 @@ The fluent API has MLflow's names, so `import tracking as mlflow` works for them
 
 from tracking.client import Client
 from tracking.entities import (
-    Experiment, FileInfo, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag,
+    Experiment,
+    FileInfo,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
 )
 from tracking.errors import (
-    ArtifactPathError, FilterSyntaxError, InvalidInputError, NotFoundError, ParamConflictError,
-    StoreError, TrackingError,
+    ArtifactPathError,
+    FilterSyntaxError,
+    InvalidInputError,
+    NotFoundError,
+    ParamConflictError,
+    StoreError,
+    TrackingError,
 )
 from tracking.fluent import (
-    ActiveRun, active_run, end_run, get_run, get_tracking_uri, log_artifact, log_artifacts,
-    log_dict, log_figure, log_metric, log_metrics, log_param, log_params, log_text,
-    search_runs, set_experiment, set_note, set_tag, set_tags, set_tracking_uri, start_run,
+    ActiveRun,
+    active_run,
+    end_run,
+    get_run,
+    get_tracking_uri,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    search_runs,
+    set_experiment,
+    set_note,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
 )
 
 MlflowClient = Client

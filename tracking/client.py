@@ -15,12 +15,21 @@ import threading
 import time
 import uuid
 import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tracking import artifacts, validation
 from tracking.entities import (
-    Experiment, FileInfo, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag,
+    Experiment,
+    FileInfo,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    RunStatus,
+    RunTag,
 )
 from tracking.errors import InvalidInputError, StoreError
 from tracking.names import random_run_name
@@ -33,6 +42,9 @@ if TYPE_CHECKING:
 
 DEFAULT_TRACKING_URI = "runs"
 _clients: weakref.WeakSet[Client] = weakref.WeakSet()
+_unflushed: set[Client] = set()
+"""Clients holding buffered writes: kept alive until flushed, so none is lost to garbage
+collection before the timer or the exit hook writes it."""
 
 
 def resolve_tracking_uri(uri: str | os.PathLike | None) -> str:
@@ -55,6 +67,14 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def dict_text(dictionary: Mapping[str, Any], artifact_file: str) -> str:
+    """`dictionary` as YAML when `artifact_file` ends with .yaml/.yml, else as JSON."""
+    if artifact_file.endswith((".yaml", ".yml")):
+        import yaml
+        return yaml.safe_dump(dict(dictionary), sort_keys=False)
+    return json.dumps(dictionary, indent=2, default=str)
+
+
 class Client:
     """A tracking client over one store (see the module docstring for buffering).
 
@@ -67,6 +87,9 @@ class Client:
     def __init__(self, tracking_uri: str | os.PathLike | None = None, *,
                  flush_interval: float = 1.0, max_buffered: int = 20_000,
                  store: Store | None = None) -> None:
+        if tracking_uri is None and store is None:  # as MLflow: the fluent API's current uri
+            from tracking.fluent import get_tracking_uri
+            tracking_uri = get_tracking_uri()
         self.tracking_uri = resolve_tracking_uri(tracking_uri) if store is None else store.root
         self.store: Store = store or SqliteStore.open(self.tracking_uri)
         self._flush_interval = flush_interval
@@ -95,10 +118,14 @@ class Client:
                 batch.extend(self._pending)
                 self._pending = batch
                 raise
+            finally:
+                if not len(self._pending):
+                    _unflushed.discard(self)
 
     def _buffer(self, batch: Batch) -> None:
         with self._lock:
             self._pending.extend(batch)
+            _unflushed.add(self)
             full = len(self._pending) >= self._max_buffered
         if full:
             self.flush()
@@ -126,6 +153,16 @@ class Client:
 
             self._timer = threading.Thread(target=loop, name="tracking-flush", daemon=True)
             self._timer.start()
+
+    def _reset_after_fork(self) -> None:
+        """In a forked child: drop the parent's buffer (the parent writes it), start with
+        fresh locks and no timer, and open this process's own connection."""
+        self._pending = Batch()
+        self._lock = threading.RLock()
+        self._timer = None
+        self._wake = threading.Event()
+        if isinstance(self.store, SqliteStore) and not self.store.read_only:
+            self.store = SqliteStore.open(self.store.root)
 
     # -- experiments ---------------------------------------------------------------------
 
@@ -197,6 +234,7 @@ class Client:
     def log_metric(self, run_id: str, key: str, value: float, timestamp: int | None = None,
                    step: int | None = None) -> None:
         validation.key(key, "metric key")
+        self._experiment_id_of(run_id)
         point = (run_id, key, validation.metric_value(key, value), validation.step(key, step),
                  validation.timestamp(key, timestamp, now_ms()))
         self._buffer(Batch(metrics=[point]))
@@ -208,17 +246,26 @@ class Client:
 
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         validation.key(key, "tag key")
+        self._experiment_id_of(run_id)
         self._buffer(Batch(tags=[(run_id, key, validation.tag_value(key, value))]))
 
     def set_note(self, run_id: str, text: str) -> None:
+        self._experiment_id_of(run_id)
         self._buffer(Batch(notes={run_id: validation.note(text)}))
 
     def log_batch(self, run_id: str, metrics: Iterable[Metric] = (),
                   params: Iterable[Param] = (), tags: Iterable[RunTag] = ()) -> None:
         """Write metrics, params and tags of one run in one transaction, now."""
         now = now_ms()
+        keys: set[str] = set()  # each distinct key is checked once
+
+        def metric_key(key: Any) -> str:
+            if type(key) is not str or key not in keys:
+                keys.add(validation.key(key, "metric key"))
+            return key
+
         batch = Batch(
-            metrics=[(run_id, validation.key(m.key, "metric key"),
+            metrics=[(run_id, metric_key(m.key),
                       validation.metric_value(m.key, m.value), validation.step(m.key, m.step),
                       validation.timestamp(m.key, m.timestamp, now)) for m in metrics],
             params=[(run_id, validation.key(p.key, "param key"),
@@ -290,7 +337,8 @@ class Client:
         return artifacts.write_artifact(self.artifact_dir(run_id), artifact_file, text)
 
     def log_dict(self, run_id: str, dictionary: Mapping[str, Any], artifact_file: str) -> str:
-        return self.log_text(run_id, json.dumps(dictionary, indent=2, default=str), artifact_file)
+        """Save a dict as JSON, or YAML when `artifact_file` ends with .yaml/.yml."""
+        return self.log_text(run_id, dict_text(dictionary, artifact_file), artifact_file)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return artifacts.list_artifacts(self.artifact_dir(run_id), path)
@@ -342,6 +390,15 @@ class ClientWriter(RunWriter):
 
     def flush(self) -> None:
         self.client.flush()
+
+
+def _after_fork_in_child() -> None:
+    _unflushed.clear()
+    for client in list(_clients):
+        client._reset_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @atexit.register

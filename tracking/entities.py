@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
+
+from tracking.errors import InvalidInputError
 
 
 class RunStatus(str, enum.Enum):
@@ -23,14 +26,16 @@ class RunStatus(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | RunStatus) -> RunStatus:
-        """`RunStatus.parse("finished")` -> RunStatus.FINISHED; unknown names raise ValueError."""
+        """`RunStatus.parse("finished")` -> RunStatus.FINISHED; unknown names raise
+        InvalidInputError (a ValueError)."""
         if isinstance(value, RunStatus):
             return value
         try:
             return cls[str(value).upper()]
         except KeyError:
             valid = ", ".join(s.value for s in cls)
-            raise ValueError(f"status: unknown run status {value!r}; valid: {valid}") from None
+            raise InvalidInputError(
+                f"status: unknown run status {value!r}; valid: {valid}") from None
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:

@@ -8,16 +8,17 @@ so an ordinary training script works unchanged.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import contextvars
 import io
-import json
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from tracking import environment, lines, validation
-from tracking.client import Client, now_ms, resolve_tracking_uri
+from tracking.client import Client, dict_text, now_ms, resolve_tracking_uri
 from tracking.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
 from tracking.errors import InvalidInputError, NotFoundError
 from tracking.store.base import Batch
@@ -63,8 +64,12 @@ class ActiveRun:
 # -- where to log ------------------------------------------------------------------------
 
 def set_tracking_uri(uri: str | os.PathLike) -> None:
-    """Log to the store in folder `uri` from now on (in this context)."""
-    _uri.set(resolve_tracking_uri(uri))
+    """Log to the store in folder `uri` from now on (in this context). A new store has
+    no active experiment: the one set before belongs to the old store."""
+    resolved = resolve_tracking_uri(uri)
+    if resolved != get_tracking_uri():
+        _experiment_id.set(None)
+    _uri.set(resolved)
 
 
 def get_tracking_uri() -> str:
@@ -113,12 +118,15 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
     An exception inside the block ends the run FAILED, Ctrl-C ends it KILLED.
     """
     stack = _stack.get()
-    if stack and run_id is None and not nested and parent_run_id is None:
-        if not stack[-1].owned:  # re-enter the host's run
+    if stack and not nested and parent_run_id is None:
+        if not stack[-1].owned and run_id in (None, stack[-1].info.run_id):
+            # re-enter the host's run
             return _push(ActiveRun(stack[-1].info, stack[-1].data, stack[-1].writer, False))
         raise InvalidInputError(
             f"start_run: run {stack[-1].info.run_id} is already active; "
             "end it with end_run() or pass nested=True")
+    if description is not None:
+        description = validation.note(description)
     env_run = os.environ.get(lines.RUN_ID_ENV)
     if not stack and run_id is None and env_run:
         return _push(_attach_from_environment(env_run))
@@ -127,9 +135,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
         run = client.get_run(run_id)
         client.write(Batch(ends={run_id: (RunStatus.RUNNING, None)}))
     else:
-        if nested and parent_run_id is None:
-            if not stack:
-                raise InvalidInputError("start_run: nested=True needs an active parent run")
+        if nested and parent_run_id is None and stack:  # as MLflow: no parent, a top-level run
             parent_run_id = stack[-1].info.run_id
         all_tags = dict(tags or {})
         if capture_environment:
@@ -138,7 +144,7 @@ def start_run(run_id: str | None = None, experiment_id: str | None = None,
                                 tags=all_tags, run_name=run_name, parent_run_id=parent_run_id)
     writer = client.writer(run.info.run_id)
     if description is not None:
-        writer.set_note(validation.note(description))
+        writer.set_note(description)
     return _push(ActiveRun(run.info, run.data, writer))
 
 
@@ -196,6 +202,14 @@ def end_run(status: str | RunStatus = "FINISHED") -> None:
     stack = _stack.get()
     if stack:
         _end(stack[-1], RunStatus.parse(status))
+
+
+@atexit.register
+def _end_runs_at_exit() -> None:
+    """As MLflow does: runs still active at interpreter exit end FINISHED."""
+    with contextlib.suppress(Exception):
+        while _stack.get():
+            _end(_stack.get()[0], RunStatus.FINISHED)
 
 
 def _current() -> ActiveRun:
@@ -264,12 +278,7 @@ def log_text(text: str, artifact_file: str) -> None:
 
 def log_dict(dictionary: Mapping[str, Any], artifact_file: str) -> None:
     """Save a dict as JSON, or YAML when `artifact_file` ends with .yaml/.yml."""
-    if artifact_file.endswith((".yaml", ".yml")):
-        import yaml
-        text = yaml.safe_dump(dict(dictionary), sort_keys=False)
-    else:
-        text = json.dumps(dictionary, indent=2, default=str)
-    log_text(text, artifact_file)
+    log_text(dict_text(dictionary, artifact_file), artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str) -> None:

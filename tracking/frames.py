@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -39,7 +39,7 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
                + [f"tags.{k}" for k in sorted(tag_keys)])
     frame = pd.DataFrame.from_records(rows, columns=columns)
     for column in ("start_time", "end_time"):
-        frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
+        frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True).dt.as_unit("ms")
     for key in metric_keys:
         frame[f"metrics.{key}"] = frame[f"metrics.{key}"].astype("float64")
     return frame

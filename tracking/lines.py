@@ -22,7 +22,8 @@ import json
 import os
 import sys
 import tempfile
-from typing import IO, Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import IO, Any
 
 from tracking.entities import Metric, RunStatus
 from tracking.errors import InvalidInputError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from typing import Any
 
 from tracking.errors import InvalidInputError
@@ -14,6 +15,7 @@ MAX_TAG_LENGTH = 8000
 MAX_NOTE_LENGTH = 1_000_000
 MAX_NAME_LENGTH = 500
 _STEP_RANGE = (-(2**63), 2**63 - 1)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f]")  # control characters other than tab
 
 
 def _short(value: Any) -> str:
@@ -22,7 +24,7 @@ def _short(value: Any) -> str:
 
 
 def _has_control(text: str) -> bool:
-    return any(ord(c) < 32 and c not in "\t" for c in text)
+    return _CONTROL.search(text) is not None
 
 
 def key(value: Any, what: str = "key") -> str:
@@ -51,6 +53,8 @@ def name(value: Any, what: str) -> str:
 
 def metric_value(metric_key: str, value: Any) -> float:
     """A real number (bools, strings and None refused); NaN and +/-inf are kept as they are."""
+    if type(value) is float:  # the common case, first
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInputError(f"metric {metric_key!r}: value must be a number "
                                 f"(got {_short(value)})")
@@ -62,6 +66,8 @@ def metric_value(metric_key: str, value: Any) -> float:
 
 
 def step(metric_key: str, value: Any) -> int:
+    if type(value) is int and _STEP_RANGE[0] <= value <= _STEP_RANGE[1]:
+        return value
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
@@ -69,17 +75,24 @@ def step(metric_key: str, value: Any) -> int:
                                 f"(got {_short(value)})")
     value = int(value)
     if not _STEP_RANGE[0] <= value <= _STEP_RANGE[1]:
-        raise InvalidInputError(f"metric {metric_key!r}: step {value} is outside the 64-bit range")
+        raise InvalidInputError(f"metric {metric_key!r}: step {_short(value)} is outside the "
+                                "64-bit range")
     return value
 
 
 def timestamp(metric_key: str, value: Any, now_ms: int) -> int:
     if value is None:
         return now_ms
+    if type(value) is int and _STEP_RANGE[0] <= value <= _STEP_RANGE[1]:
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
         raise InvalidInputError(f"metric {metric_key!r}: timestamp must be milliseconds since "
                                 f"the epoch (got {_short(value)})")
-    return int(value)
+    value = int(value)
+    if not _STEP_RANGE[0] <= value <= _STEP_RANGE[1]:
+        raise InvalidInputError(f"metric {metric_key!r}: timestamp {_short(value)} is outside the "
+                                "64-bit range")
+    return value
 
 
 def param_value(param_key: str, value: Any) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import os
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from tracking.entities import Metric, RunStatus
 
@@ -48,5 +48,5 @@ class RunWriter(abc.ABC):
     def end(self, status: RunStatus) -> None:
         """End the run; for a store, durable before this returns."""
 
-    def flush(self) -> None:
+    def flush(self) -> None:  # noqa: B027 - an optional hook, not a primitive
         """Push buffered writes out now (optional)."""

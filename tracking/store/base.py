@@ -16,8 +16,8 @@ Contract (checked by tests/tracking/test_store_contract.py against every store):
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from tracking.entities import Experiment, Metric, Run, RunInfo, RunStatus
 

@@ -17,8 +17,9 @@ import random
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from tracking import query
 from tracking.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
@@ -70,14 +71,21 @@ class SqliteStore(Store):
                                              isolation_level=None, timeout=30.0)
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"tracking store: cannot open {self.path}: {e}") from None
-        self._conn.execute("PRAGMA busy_timeout = 30000")
-        if not read_only:
-            self._retry(self._set_wal)
-            self._retry(self._migrate)
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA foreign_keys = OFF")
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        try:
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            if not read_only:
+                self._retry(self._set_wal)
+                self._retry(self._migrate)
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = OFF")
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        except (sqlite3.Error, StoreError) as e:
+            self._conn.close()
+            if isinstance(e, StoreError):
+                raise
+            raise StoreError(f"tracking store: cannot open {self.path}: {e}") from None
         if version > SCHEMA_VERSION:
+            self._conn.close()
             raise StoreError(
                 f"tracking store: {self.path} has schema version {version}, newer than this "
                 f"sweepbook understands ({SCHEMA_VERSION}); upgrade sweepbook"
@@ -103,8 +111,8 @@ class SqliteStore(Store):
     def _migrate(self) -> None:
         """Bring the schema to SCHEMA_VERSION once, under an exclusive lock."""
         conn = self._conn
-        if conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
-            return
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+            return  # current, or newer (refused by the caller without touching it)
         conn.execute("BEGIN EXCLUSIVE")
         try:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -163,7 +171,8 @@ class SqliteStore(Store):
             if conn.execute("SELECT 1 FROM experiments WHERE name = ?", (name,)).fetchone():
                 raise InvalidInputError(f"experiment {name!r} already exists")
             cursor = conn.execute(
-                "INSERT INTO experiments (name, artifact_location, creation_time) VALUES (?, '', ?)",
+                "INSERT INTO experiments (name, artifact_location, creation_time) "
+                "VALUES (?, '', ?)",
                 (name, int(time.time() * 1000)),
             )
             experiment_id = cursor.lastrowid
@@ -261,6 +270,10 @@ class SqliteStore(Store):
         max_results: int | None = None,
         include_deleted: bool = False,
     ) -> list[Run]:
+        if max_results is not None and (isinstance(max_results, bool)
+                                        or not isinstance(max_results, int) or max_results < 0):
+            raise InvalidInputError(f"max_results: must be a non-negative integer or None "
+                                    f"(got {max_results!r})")
         where_sql, where_args = query.compile_filter(query.parse_filter(filter_string or ""))
         order_sql, order_args = query.compile_order_by(query.parse_order_by(order_by))
         ids = [_as_int_id(e) for e in experiment_ids]
@@ -309,6 +322,13 @@ class SqliteStore(Store):
             )
             runs.append(Run(info, RunData(params[rid], metrics[rid], tags[rid], note)))
         return runs
+
+
+def _reset_open_lock_in_child() -> None:
+    SqliteStore._open_lock = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_reset_open_lock_in_child)
 
 
 def _as_int_id(experiment_id: str | int) -> int:
@@ -394,23 +414,30 @@ def _conflict(key: str, old: str, new: str) -> str:
             "(params are immutable)")
 
 
-def _write_metrics(conn: sqlite3.Connection, metrics: list[tuple[str, str, float, int, int]]) -> None:
+def _write_metrics(conn: sqlite3.Connection,
+                   metrics: list[tuple[str, str, float, int, int]]) -> None:
     rows = []
     latest: dict[tuple[str, str], tuple[int, int, float]] = {}
     for run_id, key, value, step, timestamp in metrics:
-        rows.append((run_id, key, *_encode(value), step, timestamp))
+        if value != 0.0 and value == value:  # neither NaN nor a zero: stored as it is
+            rows.append((run_id, key, value, 0, step, timestamp))
+        else:
+            rows.append((run_id, key, *_encode(value), step, timestamp))
         current = latest.get((run_id, key))
-        if current is None or (step, timestamp) >= current[:2]:
+        if current is None or step > current[0] or (step == current[0]
+                                                    and timestamp >= current[1]):
             latest[(run_id, key)] = (step, timestamp, value)
     conn.executemany(
-        "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO metrics (run_id, key, value, is_nan, step, timestamp) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
         rows)
     conn.executemany(
         "INSERT INTO latest_metrics (run_id, key, value, is_nan, step, timestamp) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
         "value = excluded.value, is_nan = excluded.is_nan, step = excluded.step, "
         "timestamp = excluded.timestamp "
-        "WHERE (excluded.step, excluded.timestamp) >= (latest_metrics.step, latest_metrics.timestamp)",
+        "WHERE (excluded.step, excluded.timestamp) "
+        ">= (latest_metrics.step, latest_metrics.timestamp)",
         [(rid, key, *_encode(v), step, ts)
          for (rid, key), (step, ts, v) in latest.items()],
     )
