@@ -239,11 +239,8 @@ class Coordinator:
                 self._finish(status)
         return self.sweep_run_id
 
-    @property
-    def _told(self) -> int:
-        return sum(self._counts.values())
-
-    def _may_start_new(self) -> bool:
+    def _may_ask(self) -> bool:
+        """Whether the budget allows asking optuna for a new trial now."""
         if self._stop_reason:
             return False
         timeout = self.config.budget.timeout
@@ -251,10 +248,9 @@ class Coordinator:
             self._stop_reason = "time budget used"
             return False
         trials = self.budget_trials
-        planned = self._told + len(self._active) + len(self._retry) + len(self._requeue)
-        if trials is not None and planned >= trials and not self._requeue:
-            return False
-        return True
+        planned = (sum(self._counts.values()) + len(self._active) + len(self._retry)
+                   + len(self._requeue))
+        return trials is None or planned < trials
 
     def _loop(self) -> None:
         while True:
@@ -264,11 +260,7 @@ class Coordinator:
                     break
                 self.backend.submit(spec)
             if not self._active:
-                if self._retry or (self._may_start_new() and self._requeue):
-                    continue
-                if not self._may_start_new():
-                    break
-                continue
+                break
             for event in self.backend.poll(self._poll_timeout()):
                 self._handle(event)
             self._settle()
@@ -276,14 +268,17 @@ class Coordinator:
             self._report_progress()
 
     def _next_spec(self) -> TrialSpec | None:
+        """The next attempt to run: a retry, a trial cut off before a resume, or a new one."""
+        if self._stop_reason:
+            return None
         if self._retry:
             trial = self._retry.popleft()
-        elif self._requeue and not self._stop_reason:
+        elif self._requeue:
             params, number, attempt = self._requeue.popleft()
             self.study.enqueue_trial(params, skip_if_exists=False)
             trial = self._ask(number)
             trial.attempt = attempt
-        elif self._may_start_new():
+        elif self._may_ask():
             trial = self._ask(self._next_number)
             self._next_number += 1
         else:
@@ -305,7 +300,7 @@ class Coordinator:
             + (f"-attempt-{trial.attempt}" if trial.attempt > 1 else ""),
             parent_run_id=self.sweep_run_id, buffered=True,
             tags=records.trial_tags(trial.number, trial.attempt, trial.params, retry_of))
-        self.client._buffer(Batch(params=[
+        self.client.enqueue(Batch(params=[
             (run.info.run_id, k, *validation.param_value(k, v)) for k, v in trial.params.items()]))
         trial.key = run.info.run_id
         trial.submitted = time.monotonic()
@@ -362,7 +357,7 @@ class Coordinator:
             tags[records.GPUS] = ",".join(event.gpu_ids)
         if event.node_id:
             tags[records.NODE] = event.node_id
-        self.client._buffer(Batch(tags=[(trial.key, k, v) for k, v in tags.items()]))
+        self.client.enqueue(Batch(tags=[(trial.key, k, v) for k, v in tags.items()]))
 
     def _logged(self, trial: _Trial, event: Logged) -> None:
         key = trial.key
@@ -370,7 +365,7 @@ class Coordinator:
                       tags=[(key, k, v) for k, v in event.tags.items()])
         if event.note is not None:
             batch.notes[key] = event.note
-        self.client._buffer(batch)
+        self.client.enqueue(batch)
         if event.params:
             try:
                 self.client.write(Batch(params=[(key, k, text, kind)
@@ -430,7 +425,7 @@ class Coordinator:
                                          records.TRACEBACK_ARTIFACT, result.traceback)
             except (TrackingError, OSError):
                 pass
-        self.client._buffer(batch)
+        self.client.enqueue(batch)
         self._ended.append((trial, outcome, [values.get(n, math.nan) for n in self._names]))
 
     def _settle(self) -> None:

@@ -122,7 +122,9 @@ class Client:
                 if not len(self._pending):
                     _unflushed.discard(self)
 
-    def _buffer(self, batch: Batch) -> None:
+    def enqueue(self, batch: Batch) -> None:
+        """Queue an already validated batch for the next flush (see the module docstring).
+        For hosts that write on others' behalf, like a sweep's coordinator."""
         with self._lock:
             self._pending.extend(batch)
             _unflushed.add(self)
@@ -222,7 +224,7 @@ class Client:
         batch = Batch(new_runs=[info], tags=[(run_id, k, v) for k, v in clean_tags.items()])
         self._experiment_of[run_id] = info.experiment_id
         if buffered:
-            self._buffer(batch)
+            self.enqueue(batch)
         else:
             self.write(batch)
         return Run(info, RunData({}, {}, clean_tags, ""))
@@ -237,7 +239,7 @@ class Client:
         self._experiment_id_of(run_id)
         point = (run_id, key, validation.metric_value(key, value), validation.step(key, step),
                  validation.timestamp(key, timestamp, now_ms()))
-        self._buffer(Batch(metrics=[point]))
+        self.enqueue(Batch(metrics=[point]))
 
     def log_param(self, run_id: str, key: str, value: Any) -> Any:
         """Log a param now; raises ParamConflictError if it was logged with another value."""
@@ -247,11 +249,11 @@ class Client:
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         validation.key(key, "tag key")
         self._experiment_id_of(run_id)
-        self._buffer(Batch(tags=[(run_id, key, validation.tag_value(key, value))]))
+        self.enqueue(Batch(tags=[(run_id, key, validation.tag_value(key, value))]))
 
     def set_note(self, run_id: str, text: str) -> None:
         self._experiment_id_of(run_id)
-        self._buffer(Batch(notes={run_id: validation.note(text)}))
+        self.enqueue(Batch(notes={run_id: validation.note(text)}))
 
     def log_batch(self, run_id: str, metrics: Iterable[Metric] = (),
                   params: Iterable[Param] = (), tags: Iterable[RunTag] = ()) -> None:
@@ -363,7 +365,7 @@ class ClientWriter(RunWriter):
         self.run_id = run_id
 
     def log_metrics(self, metrics: Sequence[Metric]) -> None:
-        self.client._buffer(Batch(metrics=[(self.run_id, m.key, m.value, m.step, m.timestamp)
+        self.client.enqueue(Batch(metrics=[(self.run_id, m.key, m.value, m.step, m.timestamp)
                                            for m in metrics]))
 
     def log_params(self, params: Mapping[str, tuple[str, str]]) -> None:
@@ -371,10 +373,10 @@ class ClientWriter(RunWriter):
                                         for k, (text, kind) in params.items()]))
 
     def set_tags(self, tags: Mapping[str, str]) -> None:
-        self.client._buffer(Batch(tags=[(self.run_id, k, v) for k, v in tags.items()]))
+        self.client.enqueue(Batch(tags=[(self.run_id, k, v) for k, v in tags.items()]))
 
     def set_note(self, text: str) -> None:
-        self.client._buffer(Batch(notes={self.run_id: text}))
+        self.client.enqueue(Batch(notes={self.run_id: text}))
 
     def log_artifact(self, local_path: str | os.PathLike, artifact_path: str | None) -> None:
         self.client.log_artifact(self.run_id, local_path, artifact_path)
