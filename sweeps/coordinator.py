@@ -388,7 +388,7 @@ class Coordinator:
     def _should_prune(self, trial: _Trial) -> bool:
         if len(self._names) != 1 or self.config.pruner.type == "none":
             return False
-        return trial.optuna_trial.should_prune()
+        return bool(trial.optuna_trial.should_prune())  # optuna may answer numpy.bool_
 
     def _artifact(self, trial: _Trial, event: ArtifactData) -> None:
         try:

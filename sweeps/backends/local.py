@@ -16,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sweeps.backends.base import Backend
@@ -33,6 +34,7 @@ from sweeps.trial import (
 )
 
 _SIGNALS = {int(s): s.name for s in signal.Signals}
+_SKIP = "skip"
 
 
 def available_gpus() -> list[str]:
@@ -73,32 +75,57 @@ def gpu_assignment(workers: int, gpus_per_trial: float, devices: list[str]) -> l
     return [[devices[i // share]] for i in range(workers)]
 
 
-class _PipeChannel:
-    """A running trial's channel to the coordinator, over the worker's socket."""
+class _WorkerChannel:
+    """A worker's side of its socket: trials' events out; specs, skips and prune answers in.
+
+    Specs that arrive while a trial runs (the next one, sent ahead) wait in `queued`."""
 
     def __init__(self, conn: multiprocessing.connection.Connection) -> None:
         self._conn = conn
+        self.queued: deque[TrialSpec] = deque()
+        self._skipped: set[str] = set()
 
     def send(self, event: Event) -> None:
         self._conn.send(event)
 
     def ask_prune(self, key: str) -> bool:
         self._conn.send(PruneQuery(key))
-        return bool(self._conn.recv())
+        while True:
+            answer = self._receive()
+            if isinstance(answer, bool):
+                return answer
+
+    def _receive(self) -> object:
+        message = self._conn.recv()
+        if isinstance(message, TrialSpec):
+            self.queued.append(message)
+        elif isinstance(message, tuple) and message[0] == _SKIP:
+            self._skipped.add(message[1])
+        return message
+
+    def next_spec(self) -> TrialSpec:
+        """The next spec to run, skipping those cancelled before they started.
+        Raises EOFError when the coordinator has closed the connection."""
+        while True:
+            while self._conn.poll() or not self.queued:
+                self._receive()
+            spec = self.queued.popleft()
+            if spec.key not in self._skipped:
+                return spec
+            self._skipped.discard(spec.key)
 
 
 def worker_main() -> None:
     """A worker process (`python -m sweeps.backends.local FD NAME`): run the specs it
     receives, one at a time, until its connection closes."""
     from sweeps.objectives import run_trial
-    conn = multiprocessing.connection.Connection(int(sys.argv[1]))
+    channel = _WorkerChannel(multiprocessing.connection.Connection(int(sys.argv[1])))
     name = sys.argv[2]
-    channel = _PipeChannel(conn)
     host = socket.gethostname()
     gpu_ids = tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
     while True:
         try:
-            spec = conn.recv()
+            spec = channel.next_spec()
         except (EOFError, OSError):
             return
         channel.send(Started(spec.key, name, host, os.getpid(), time.time(), gpu_ids))
@@ -108,23 +135,30 @@ def worker_main() -> None:
 
 @dataclass
 class _Worker:
+    """A worker process and the specs sent to it, in the order it runs them."""
+
     name: str
     env: dict[str, str]
     process: subprocess.Popen | None = None
     conn: multiprocessing.connection.Connection | None = None
-    key: str | None = None
+    specs: list[TrialSpec] = field(default_factory=list)
 
 
 class LocalBackend(Backend):
-    """`workers` worker processes; `gpus_per_trial` > 0 gives each its own device(s)."""
+    """`workers` worker processes; `gpus_per_trial` > 0 gives each its own device(s).
+
+    Each worker is sent its next trial while it runs the current one (`AHEAD` extra), so
+    a worker that finishes starts the next trial at once, without waiting for the
+    coordinator."""
 
     name = "local"
+    AHEAD = 1
 
     def __init__(self, workers: int, gpus_per_trial: float = 0.0) -> None:
         self._size = workers
         self._gpus_per_trial = gpus_per_trial
         self._workers: list[_Worker] = []
-        self._running: dict[str, _Worker] = {}
+        self._owner: dict[str, _Worker] = {}
         self._pending: list[Event] = []
 
     def start(self) -> None:
@@ -138,7 +172,7 @@ class LocalBackend(Backend):
 
     def _spawn(self, worker: _Worker) -> None:
         """Start a worker process in its own session (Ctrl-C reaches only the coordinator,
-        which stops the workers), connected by a socket pair."""
+        which stops the workers), connected by a socket pair; resend its waiting specs."""
         ours, theirs = socket.socketpair()
         package_root = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, **worker.env,
@@ -150,29 +184,31 @@ class LocalBackend(Backend):
                  worker.name], pass_fds=[theirs.fileno()], env=env, start_new_session=True,
                 preexec_fn=die_with_parent if sys.platform == "linux" else None)
         worker.conn = multiprocessing.connection.Connection(ours.detach())
-        worker.key = None
+        for spec in worker.specs:
+            self._send(worker, spec)
+
+    def _send(self, worker: _Worker, message: object) -> None:
+        try:
+            worker.conn.send(message)
+        except (OSError, ValueError):
+            pass  # the worker is dead: poll() notices and replaces it
 
     def free_slots(self) -> int:
-        return sum(1 for w in self._workers if w.key is None)
+        return sum(1 + self.AHEAD - len(w.specs) for w in self._workers)
 
     def submit(self, spec: TrialSpec) -> None:
-        worker = next(w for w in self._workers if w.key is None)
-        worker.key = spec.key
-        self._running[spec.key] = worker
-        try:
-            worker.conn.send(spec)
-        except (OSError, ValueError):
-            pass  # the worker is dead: poll() reports the trial through the sentinel
+        worker = min(self._workers, key=lambda w: len(w.specs))
+        worker.specs.append(spec)
+        self._owner[spec.key] = worker
+        self._send(worker, spec)
 
     def poll(self, timeout: float) -> list[Event]:
         events, self._pending = self._pending, []
         ready = set(multiprocessing.connection.wait([w.conn for w in self._workers],
                                                     0 if events else timeout))
         for worker in self._workers:
-            if worker.conn in ready:
-                alive = self._drain(worker, events)
-                if not alive:
-                    self._replace(worker, events)
+            if worker.conn in ready and not self._drain(worker, events):
+                self._replace(worker, events, self._exit_message(worker))
         return events
 
     def _drain(self, worker: _Worker, events: list[Event]) -> bool:
@@ -181,36 +217,43 @@ class LocalBackend(Backend):
             while worker.conn.poll():
                 event = worker.conn.recv()
                 if isinstance(event, Finished):
-                    self._running.pop(event.key, None)
-                    worker.key = None
+                    self._forget(event.key)
                 events.append(event)
         except (EOFError, OSError):
             return False
         return True
 
-    def _replace(self, worker: _Worker, events: list[Event]) -> None:
-        """A worker died: end its trial FAILED and start a fresh worker."""
+    def _forget(self, key: str) -> None:
+        worker = self._owner.pop(key, None)
+        if worker is not None:
+            worker.specs = [s for s in worker.specs if s.key != key]
+
+    def _exit_message(self, worker: _Worker) -> str:
         try:
             code = worker.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self._kill(worker)
             code = worker.process.wait()
-        if worker.key is not None:
-            how = (f"killed by {_SIGNALS.get(-code, f'signal {-code}')}" if code < 0
-                   else f"exited with code {code}")
-            events.append(Finished(worker.key, TrialResult(
-                Outcome.FAILED, error=f"worker process {how} during the trial"), time.time()))
-            self._running.pop(worker.key, None)
+        how = (f"killed by {_SIGNALS.get(-code, f'signal {-code}')}" if code < 0
+               else f"exited with code {code}")
+        return f"worker process {how} during the trial"
+
+    def _replace(self, worker: _Worker, events: list[Event], message: str,
+                 outcome: Outcome = Outcome.FAILED) -> None:
+        """The worker is gone: its current trial ends with `outcome`; a fresh worker
+        takes over the trials that were waiting for it."""
+        worker.process.wait()
+        if worker.specs:
+            key = worker.specs[0].key
+            self._forget(key)
+            events.append(Finished(key, TrialResult(outcome, error=message), time.time()))
         worker.conn.close()
         self._spawn(worker)
 
     def answer(self, key: str, prune: bool) -> None:
-        worker = self._running.get(key)
+        worker = self._owner.get(key)
         if worker is not None:
-            try:
-                worker.conn.send(prune)
-            except (OSError, ValueError):
-                pass
+            self._send(worker, prune)
 
     def _kill(self, worker: _Worker) -> None:
         """SIGKILL the worker and every process it started (they share its group)."""
@@ -220,21 +263,26 @@ class LocalBackend(Backend):
             pass
 
     def cancel(self, key: str, outcome: Outcome, message: str) -> None:
-        worker = self._running.get(key)
+        worker = self._owner.get(key)
         if worker is None:
+            return
+        if worker.specs[0].key != key:  # still waiting: the worker will skip it
+            self._forget(key)
+            self._send(worker, (_SKIP, key))
+            self._pending.append(Finished(key, TrialResult(outcome, error=message), time.time()))
             return
         self._kill(worker)
         worker.process.wait()
         self._drain(worker, self._pending)
-        if worker.key == key:  # it had not finished on its own before the kill
-            self._pending.append(Finished(key, TrialResult(outcome, error=message), time.time()))
-            self._running.pop(key, None)
-        worker.conn.close()
-        self._spawn(worker)
+        if self._owner.get(key) is worker:  # it had not finished on its own before the kill
+            self._replace(worker, self._pending, message, outcome)
+        else:
+            worker.conn.close()
+            self._spawn(worker)
 
     def shutdown(self) -> None:
         for worker in self._workers:
-            if worker.key is not None:
+            if worker.specs:
                 self._kill(worker)
             worker.conn.close()  # an idle worker exits when its connection closes
         for worker in self._workers:
@@ -244,7 +292,7 @@ class LocalBackend(Backend):
                 self._kill(worker)
                 worker.process.wait()
         self._workers.clear()
-        self._running.clear()
+        self._owner.clear()
 
 
 if __name__ == "__main__":
