@@ -37,6 +37,7 @@ MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 100
 MAX_NAME_LENGTH = 250
+DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024**2  # per artifact file sent back from a remote worker
 DEFAULT_TRIALS = 20
 BACKENDS = ("local", "ray")
 
@@ -127,6 +128,7 @@ class Execution:
         default_factory=lambda: MappingProxyType({"cpu": 1.0})
     )
     ray: RaySpec = field(default_factory=RaySpec)
+    max_artifact_bytes: int = DEFAULT_MAX_ARTIFACT_BYTES
 
 
 @dataclass(frozen=True)
@@ -172,6 +174,7 @@ class SweepConfig:
                 "retries": self.execution.retries,
                 "resources": dict(self.execution.resources),
                 "ray": {"address": self.execution.ray.address},
+                "max_artifact_bytes": self.execution.max_artifact_bytes,
             },
             "tracking": {"uri": self.tracking_uri},
             "report": {"path": self.report_path} if self.report_enabled else False,
@@ -737,7 +740,7 @@ class _Parser:
     def execution(self, value: Any) -> Execution:
         data = self.mapping(value, "execution",
                             ("backend", "workers", "trial_timeout", "retries", "resources",
-                             "ray"))
+                             "ray", "max_artifact_bytes"))
         backend = data.get("backend", "local")
         if backend not in BACKENDS:
             self.fail("execution.backend", f"unknown backend; valid: {', '.join(BACKENDS)}",
@@ -753,7 +756,10 @@ class _Parser:
         address = ray.get("address")
         if address is not None:
             self.address(address)
-        return Execution(backend, workers, trial_timeout, retries, resources, RaySpec(address))
+        cap = data.get("max_artifact_bytes", DEFAULT_MAX_ARTIFACT_BYTES)
+        cap = int(parse_memory(cap, "execution.max_artifact_bytes", source=self.source))
+        return Execution(backend, workers, trial_timeout, retries, resources, RaySpec(address),
+                         cap)
 
     def resources(self, value: Any) -> Mapping[str, float]:
         if value is None:

@@ -1,0 +1,264 @@
+"""The report's own stylesheet and script (plotly.js itself comes from the plotly package).
+
+The script draws each figure from its JSON block when it scrolls near the viewport (and the
+rest in the background), and renders the runs tables: sort, filter, paging, "only params
+that vary", and jumping to a trial's row from `#s0-trial-12` links. Cells are written with
+`textContent` only.
+"""
+
+STYLE = """
+:root { --fg:#1d2630; --muted:#5b6875; --line:#d9dee3; --bg:#fff; --soft:#f5f7f9;
+  --accent:#2a7ab0; --best:#1a9850; --bad:#c0392b; }
+* { box-sizing: border-box; }
+body { margin:0; font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+  color:var(--fg); background:var(--bg); }
+header { padding:18px 28px 10px; border-bottom:1px solid var(--line); background:var(--soft); }
+header h1 { margin:0 0 4px; font-size:22px; overflow-wrap:anywhere; }
+nav { position:sticky; top:0; z-index:5; background:#fffffff0; border-bottom:1px solid var(--line);
+  padding:6px 28px; font-size:13px; }
+nav a { margin-right:12px; color:var(--accent); text-decoration:none; white-space:nowrap; }
+main { padding:8px 28px 60px; max-width:1400px; }
+section { margin-top:26px; }
+h2 { font-size:19px; border-bottom:2px solid var(--line); padding-bottom:4px; margin:0 0 10px; }
+h2.sweep { margin-top:40px; font-size:21px; border-bottom-color:var(--accent); }
+h3 { font-size:16px; margin:18px 0 6px; overflow-wrap:anywhere; }
+h4 { font-size:14px; margin:10px 0 4px; }
+.muted, .caption { color:var(--muted); }
+.caption { font-size:12.5px; margin:4px 0 0; }
+.notice { background:#fff8e5; border:1px solid #f0d58a; padding:10px 14px; border-radius:4px; }
+table { border-collapse:collapse; }
+table.kv th { text-align:left; font-weight:600; padding:3px 14px 3px 0; vertical-align:top;
+  white-space:nowrap; color:var(--muted); }
+table.kv td { padding:3px 14px 3px 0; vertical-align:top; overflow-wrap:anywhere; }
+table.kv td.wrap { font-size:12.5px; max-width:520px; }
+table.grid th, table.grid td { border-bottom:1px solid var(--line); padding:4px 10px;
+  text-align:left; vertical-align:top; }
+table.grid th { background:var(--soft); }
+.scroll { overflow-x:auto; }
+.card { border:1px solid var(--line); border-radius:6px; padding:4px 16px 12px; margin:10px 0; }
+.cols { display:flex; gap:40px; flex-wrap:wrap; }
+.figure { margin:8px 0 22px; }
+.plot { min-height:380px; width:100%; }
+pre { background:var(--soft); border:1px solid var(--line); padding:8px 10px; overflow:auto;
+  max-height:420px; font-size:12px; white-space:pre-wrap; overflow-wrap:anywhere; }
+pre.error { color:var(--bad); max-height:160px; }
+details summary { cursor:pointer; color:var(--accent); margin:6px 0; }
+.failure { border-left:3px solid var(--bad); padding-left:12px; margin:10px 0; }
+.status { font-size:12px; color:var(--bad); }
+figure.artifact { display:inline-block; margin:8px 12px 0 0; max-width:420px; }
+figure.artifact img { max-width:100%; border:1px solid var(--line); }
+td.files a { margin-right:10px; overflow-wrap:anywhere; }
+.note { background:var(--soft); border-radius:4px; padding:2px 14px; margin:10px 0;
+  overflow-wrap:anywhere; }
+.runs .controls { display:flex; gap:16px; align-items:center; margin:6px 0; flex-wrap:wrap; }
+.runs input[type=search] { padding:4px 8px; width:260px; border:1px solid var(--line);
+  border-radius:4px; }
+.runs .wrap { overflow-x:auto; border:1px solid var(--line); }
+.runs table { width:100%; font-size:12.5px; }
+.runs th { position:sticky; top:0; background:var(--soft); cursor:pointer; user-select:none;
+  padding:5px 8px; text-align:left; white-space:nowrap; border-bottom:1px solid var(--line); }
+.runs th.param { color:#6c3483; } .runs th.metric { color:#1f618d; }
+.runs th.sorted-asc::after { content:" ▲"; } .runs th.sorted-desc::after { content:" ▼"; }
+.runs td { padding:3px 8px; border-bottom:1px solid #eef1f3; white-space:nowrap;
+  max-width:340px; overflow:hidden; text-overflow:ellipsis; }
+.runs td.num { text-align:right; font-variant-numeric:tabular-nums; }
+.runs tr.target td { background:#fff3c4; }
+.runs tr.best td:first-child { border-left:3px solid var(--best); }
+.runs td.st-FAILED, .runs td.st-KILLED { color:var(--bad); }
+.runs td.st-PRUNED { color:#b9770e; }
+.runs .pager button { margin:0 3px; }
+a.trial-link { color:var(--accent); }
+"""
+
+APP = r"""
+(function () {
+  'use strict';
+  function readJson(id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  }
+
+  // -- figures: drawn when near the viewport, the rest in the background --------------
+  var plots = Array.prototype.slice.call(document.querySelectorAll('div.plot[data-figure]'));
+  function draw(div) {
+    if (div.getAttribute('data-drawn')) { return; }
+    div.setAttribute('data-drawn', 'pending');
+    var fig = readJson(div.getAttribute('data-figure'));
+    var layout = fig.layout || {};
+    layout.autosize = true;
+    Plotly.newPlot(div, fig.data, layout, {responsive: true, displaylogo: false})
+      .then(function () { div.setAttribute('data-drawn', 'yes'); },
+            function (err) { div.setAttribute('data-drawn', 'error'); console.error(err); });
+  }
+  if ('IntersectionObserver' in window) {
+    var seen = new IntersectionObserver(function (entries) {
+      entries.forEach(function (e) {
+        if (e.isIntersecting) { seen.unobserve(e.target); draw(e.target); }
+      });
+    }, {rootMargin: '600px 0px'});
+    plots.forEach(function (div) { seen.observe(div); });
+  }
+  var queue = plots.slice();
+  function background() {
+    var div = queue.shift();
+    if (!div) { return; }
+    draw(div);
+    setTimeout(background, 30);
+  }
+  setTimeout(background, 200);
+
+  // -- runs tables ----------------------------------------------------------------------
+  var PAGE = 50;
+  function fmt(v) {
+    if (v === null || v === undefined) { return ''; }
+    if (typeof v === 'number') {
+      if (Number.isInteger(v)) { return String(v); }
+      var a = Math.abs(v);
+      if (a !== 0 && (a < 1e-3 || a >= 1e6)) { return v.toExponential(3); }
+      return String(Number(v.toPrecision(4)));
+    }
+    return String(v);
+  }
+  function compare(a, b) {
+    var na = a === null || a === undefined || a === '';
+    var nb = b === null || b === undefined || b === '';
+    if (na || nb) { return na === nb ? 0 : (na ? 1 : -1); }
+    if (typeof a === 'number' && typeof b === 'number') { return a - b; }
+    if (typeof a === 'number') { return -1; }
+    if (typeof b === 'number') { return 1; }
+    return String(a).localeCompare(String(b));
+  }
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) { e.textContent = text; }
+    if (cls) { e.className = cls; }
+    return e;
+  }
+  var tables = {};
+  function RunsTable(host) {
+    var spec = readJson(host.getAttribute('data-table'));
+    var self = this;
+    this.spec = spec; this.host = host; this.sortCol = null; this.sortDir = 1;
+    this.filter = ''; this.page = 0; this.onlyVarying = true; this.target = null;
+    this.best = {};
+    this.order = spec.rows.map(function (_, i) { return i; });
+    this.text = spec.rows.map(function (r) { return r.map(fmt).join('\u0001').toLowerCase(); });
+    var controls = el('div', null, 'controls');
+    var search = el('input'); search.type = 'search'; search.placeholder = 'Filter rows…';
+    search.setAttribute('aria-label', 'Filter rows');
+    search.addEventListener('input', function () {
+      self.filter = search.value.toLowerCase(); self.page = 0; self.render();
+    });
+    var label = el('label'); var box = el('input'); box.type = 'checkbox'; box.checked = true;
+    box.addEventListener('change', function () { self.onlyVarying = box.checked; self.render(); });
+    label.appendChild(box); label.appendChild(document.createTextNode(' only params that vary'));
+    this.count = el('span', '', 'muted');
+    this.pager = el('span', null, 'pager');
+    controls.appendChild(search); controls.appendChild(label); controls.appendChild(this.count);
+    controls.appendChild(this.pager);
+    this.search = search;
+    var wrap = el('div', null, 'wrap'); this.table = el('table'); wrap.appendChild(this.table);
+    host.appendChild(controls); host.appendChild(wrap);
+    tables[spec.prefix] = this;
+    this.render();
+  }
+  RunsTable.prototype.visibleCols = function () {
+    var self = this;
+    return this.spec.columns.map(function (c, i) { return i; }).filter(function (i) {
+      var c = self.spec.columns[i];
+      return !(self.onlyVarying && c.group === 'param' && !c.varies);
+    });
+  };
+  RunsTable.prototype.rowsShown = function () {
+    var self = this, rows = this.order;
+    if (this.filter) {
+      rows = rows.filter(function (i) { return self.text[i].indexOf(self.filter) >= 0; });
+    }
+    return rows;
+  };
+  RunsTable.prototype.sortBy = function (col) {
+    var rows = this.spec.rows;
+    if (this.sortCol === col) { this.sortDir = -this.sortDir; }
+    else { this.sortCol = col; this.sortDir = 1; }
+    var dir = this.sortDir;
+    this.order.sort(function (a, b) {
+      var c = compare(rows[a][col], rows[b][col]);
+      if (c !== 0 && !(rows[a][col] === null || rows[b][col] === null)) { c = c * dir; }
+      return c || a - b;
+    });
+    this.page = 0;
+    this.render();
+  };
+  RunsTable.prototype.render = function () {
+    var self = this, spec = this.spec, cols = this.visibleCols();
+    var shown = this.rowsShown();
+    var pages = Math.max(1, Math.ceil(shown.length / PAGE));
+    if (this.page >= pages) { this.page = pages - 1; }
+    var table = this.table;
+    while (table.firstChild) { table.removeChild(table.firstChild); }
+    var thead = el('thead'), tr = el('tr');
+    cols.forEach(function (i) {
+      var c = spec.columns[i];
+      var th = el('th', c.label, c.group);
+      th.setAttribute('data-col', String(i));
+      if (self.sortCol === i) { th.className += self.sortDir > 0 ? ' sorted-asc' : ' sorted-desc'; }
+      th.addEventListener('click', function () { self.sortBy(i); });
+      tr.appendChild(th);
+    });
+    thead.appendChild(tr); table.appendChild(thead);
+    var tbody = el('tbody');
+    shown.slice(this.page * PAGE, (this.page + 1) * PAGE).forEach(function (r) {
+      var row = spec.rows[r], tr = el('tr');
+      if (spec.final[r]) { tr.id = spec.prefix + '-trial-' + spec.anchors[r]; }
+      if (r === self.target) { tr.className = 'target'; }
+      cols.forEach(function (i) {
+        var c = spec.columns[i], v = row[i];
+        var td = el('td', fmt(v), c.kind === 'num' ? 'num' : '');
+        if (c.label === 'status') { td.className = 'st-' + v; }
+        if (typeof v === 'string' && v.length > 40) { td.title = v; }
+        tr.appendChild(td);
+      });
+      tbody.appendChild(tr);
+    });
+    table.appendChild(tbody);
+    this.count.textContent = shown.length + ' of ' + spec.rows.length + ' rows';
+    var pager = this.pager;
+    while (pager.firstChild) { pager.removeChild(pager.firstChild); }
+    if (pages > 1) {
+      var prev = el('button', '‹ prev'), next = el('button', 'next ›');
+      prev.disabled = this.page === 0; next.disabled = this.page >= pages - 1;
+      prev.addEventListener('click', function () { self.page -= 1; self.render(); });
+      next.addEventListener('click', function () { self.page += 1; self.render(); });
+      pager.appendChild(prev);
+      pager.appendChild(el('span', 'page ' + (this.page + 1) + ' of ' + pages));
+      pager.appendChild(next);
+    }
+  };
+  RunsTable.prototype.show = function (number) {
+    var spec = this.spec, target = -1;
+    for (var i = 0; i < spec.rows.length; i++) {
+      if (spec.anchors[i] === number && spec.final[i]) { target = i; }
+    }
+    if (target < 0) { return null; }
+    this.filter = ''; this.search.value = ''; this.target = target;
+    this.page = Math.floor(this.order.indexOf(target) / PAGE);
+    this.render();
+    return document.getElementById(spec.prefix + '-trial-' + number);
+  };
+  var hosts = document.querySelectorAll('div.runs[data-table]');
+  Array.prototype.slice.call(hosts).forEach(function (host) { new RunsTable(host); });
+  function follow() {
+    var m = /^#(s\d+)-trial-(\d+)$/.exec(window.location.hash);
+    if (!m || !tables[m[1]]) { return; }
+    var row = tables[m[1]].show(parseInt(m[2], 10));
+    if (row) { row.scrollIntoView({block: 'center'}); }
+  }
+  window.addEventListener('hashchange', follow);
+  document.addEventListener('click', function (e) {
+    var a = e.target.closest ? e.target.closest('a.trial-link') : null;
+    if (a && a.getAttribute('href') === window.location.hash) { follow(); }
+  });
+  follow();
+  document.body.setAttribute('data-ready', 'yes');
+})();
+"""

@@ -1,0 +1,161 @@
+"""From sweep run ids to one self-contained HTML file.
+
+    path = write_report(client, [sweep_run_id], "reports/quickstart.html")
+    path = write_report(client, resolve_sweeps(client, ["exp-a", "exp-b"]), "compare.html")
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from sweeps import records
+from sweeps.report import data as sd
+from sweeps.report import figures as sf
+from sweeps.report import page
+from sweeps.report.assets import APP, STYLE
+from sweeps.report.page import SweepView, esc
+from sweeps.report.study import to_study
+from tracking import Client
+
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def resolve_sweeps(client: Client, names_or_ids: Sequence[str]) -> list[str]:
+    """Sweep run ids for run ids or experiment names (a name means its latest sweep)."""
+    return [records.find_sweep(client, name).info.run_id for name in names_or_ids]
+
+
+def default_report_path(client: Client, sweep_run_ids: Sequence[str]) -> Path:
+    """`reports/<experiment>.html`, or `reports/compare-<first experiment>.html`."""
+    if not sweep_run_ids:
+        raise ValueError("default_report_path: no sweep run ids given")
+    run = client.get_run(sweep_run_ids[0])
+    name = client.get_experiment(run.info.experiment_id).name
+    safe = _FILE_UNSAFE.sub("_", name).strip("._") or "sweep"
+    return Path("reports", f"compare-{safe}.html" if len(sweep_run_ids) > 1 else f"{safe}.html")
+
+
+def _view(client: Client, index: int, data: sd.SweepData) -> tuple[SweepView, object]:
+    best = sd.best_numbers(data)
+    ranked = sd.ranked_numbers(data)
+    study = to_study(data, name=data.label if index == 0 else f"{data.label} [{index + 1}]")
+    figures: list[sf.Figure] = [sf.parallel_figure(data, best)]
+    importance, order = sf.importance_figures(data, study)
+    figures += importance
+    figures += [sf.slice_figure(data, best), sf.contour_figure(data, order, best)]
+    final = data.final
+    numbers = sd.sample_numbers(data, sf.CURVES_LIMIT, keep=[*best, *ranked[:20]])
+    run_ids = final.loc[final["number"].isin(numbers), "run_id"].tolist()
+    figures.append(sf.curves_figure(data, sd.load_histories(client, run_ids), numbers, best))
+    figures.append(sf.timeline_figure(data))
+    pareto = sf.pareto_figure(data, study)
+    if pareto is not None:
+        figures.append(pareto)
+    artifacts = sd.list_run_artifacts(data, data.trials["run_id"].tolist())
+    return SweepView(index, data, sd.summarize(data), best, figures, artifacts), study
+
+
+def render_report(client: Client, sweep_run_ids: Sequence[str], report_dir: Path) -> str:
+    """The report's HTML text (see write_report)."""
+    from plotly.offline import get_plotlyjs
+
+    if not sweep_run_ids:
+        raise ValueError("write_report: give at least one sweep run id")
+    loaded = [sd.load_sweep(client, run_id) for run_id in sweep_run_ids]
+    views, studies = [], []
+    for index, data in enumerate(loaded):
+        view, study = _view(client, index, data)
+        views.append(view)
+        studies.append(study)
+    comparing = len(views) > 1
+    scripts: list[str] = []
+    body: list[str] = [page.summary_section(views), page.best_section(views, report_dir)]
+    history_html = []
+    for figure in sf.history_figures(loaded, studies):
+        block, script = page.figure_html(figure, "all")
+        history_html.append(block)
+        scripts.append(script)
+    if comparing:
+        for view, study in zip(views, studies, strict=True):
+            for figure in sf.history_figures([view.data], [study]):
+                block, script = page.figure_html(figure, view.prefix)
+                history_html.append(block.replace("<h3>", f"<h3>{esc(view.data.label)}: ", 1))
+                scripts.append(script)
+    body.append(page._section("history", "3. Optimization history" +
+                              (" (overlaid)" if comparing else ""), "".join(history_html)))
+    nav = [("summary", "Summary"), ("best", "Best"), ("history", "History")]
+    titles = {"parallel": "4. Parallel coordinates", "importance": "5. Parameter importance",
+              "slice": "6. Slices and contour", "curves": "7. Learning curves",
+              "timeline": "8. Timeline", "pareto": "9. Pareto front"}
+    for view in views:
+        if comparing:
+            body.append(f'<h2 class="sweep" id="{view.prefix}">Sweep {view.index + 1}: '
+                        f"{esc(view.data.label)}</h2>")
+            nav.append((view.prefix, f"Sweep {view.index + 1}"))
+        groups: dict[str, list[str]] = {}
+        for figure in view.figures:
+            group = figure.key.split("-")[0]
+            group = "slice" if group == "contour" else group
+            block, script = page.figure_html(figure, view.prefix)
+            groups.setdefault(group, []).append(block)
+            scripts.append(script)
+        for group, title in titles.items():
+            if group in groups:
+                body.append(page._section(f"{view.prefix}-{group}", title, "".join(groups[group])))
+                if not comparing:
+                    nav.append((f"{view.prefix}-{group}", title.split(". ", 1)[1]))
+        runs_html, runs_script = page.runs_section_html(view, "10")
+        body.append(runs_html)
+        scripts.append(runs_script)
+        body.append(page.failures_section(view, "11"))
+        body.append(page.artifacts_section(view, "12", report_dir))
+        if not comparing:
+            nav += [(f"{view.prefix}-runs", "Runs"), (f"{view.prefix}-failures", "Failures"),
+                    (f"{view.prefix}-artifacts", "Artifacts")]
+    plotly_js = get_plotlyjs()
+    title = ("Comparison: " + " vs ".join(v.data.label for v in views)) if comparing else \
+        f"Sweep report: {views[0].data.label}"
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    nav_html = "".join(f'<a href="#{esc(k)}">{esc(t)}</a>' for k, t in nav)
+    return "".join([
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="'
+        f'{esc(page.content_security_policy([plotly_js, APP]))}">',
+        '<meta name="referrer" content="no-referrer">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
+        f"<header><h1>{esc(title)}</h1><div class='muted'>Generated {esc(when)} by sweepbook "
+        f"from {esc(client.tracking_uri)}</div></header>",
+        f"<nav>{nav_html}</nav><main>", *body, "</main>", *[s for s in scripts if s],
+        f"<script>{plotly_js}</script><script>{APP}</script></body></html>\n"])
+
+
+def write_report(client: Client, sweep_run_ids: Sequence[str],
+                 path: str | os.PathLike) -> Path:
+    """Write the HTML report of one sweep (or a comparison of several) to `path`.
+
+    Creates parent folders and replaces the file atomically; returns the path.
+
+    >>> write_report(Client("runs"), [sweep_run_id], "reports/quickstart.html")
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = render_report(client, list(sweep_run_ids), target.parent)
+    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+    return target

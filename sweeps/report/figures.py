@@ -1,0 +1,450 @@
+"""The report's figures: optuna.visualization where it already draws what is needed,
+plotly directly for learning curves and the worker timeline.
+
+Each function returns a `Figure`: a plotly figure as plain JSON-able data, or a notice
+saying why there is no chart. Big sweeps are sampled for the costly optuna figures (the
+caption says how many trials are shown); the history and the timeline show every trial.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import plotly.graph_objects as go
+from optuna import visualization as ov
+from optuna.importance import (
+    FanovaImportanceEvaluator,
+    PedAnovaImportanceEvaluator,
+    get_param_importances,
+)
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeps.report.data import SweepData, ranked_numbers, sample_numbers
+from sweeps.report.study import FrozenStudy, plot_text, to_study
+
+PARCOORDS_LIMIT = 300
+SLICE_LIMIT = 500
+CONTOUR_LIMIT = 300
+PED_ANOVA_LIMIT = 2000
+PED_ANOVA_MIN = 10
+FANOVA_MIN = 30
+FANOVA_LIMIT = 150
+FANOVA_TREES = 8
+BOOTSTRAP_LIMIT = 200
+BOOTSTRAP_ROUNDS = 10
+CURVES_LIMIT = 200
+CURVE_POINTS = 200
+MAX_CURVE_METRICS = 6
+WEBGL_FROM = 1000
+STATUS_COLORS = {"FINISHED": "#2a7ab0", "PRUNED": "#e08a1e", "FAILED": "#c0392b",
+                 "KILLED": "#7f8c8d", "RUNNING": "#8e44ad"}
+BEST_COLOR = "#1a9850"
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A titled plotly figure (plain data), or a notice where no figure makes sense."""
+
+    key: str
+    title: str
+    figure: dict[str, Any] | None = None
+    caption: str = ""
+    notice: str = ""
+
+
+def _quiet(draw: Callable[[], Any], notes: list[str] | None = None) -> Any:
+    """Call optuna without its log lines; its warnings go to `notes` (or are dropped)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        level = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        try:
+            return draw()
+        finally:
+            optuna.logging.set_verbosity(level)
+            if notes is not None:
+                notes.extend(str(w.message) for w in caught
+                             if not issubclass(w.category, optuna.exceptions.ExperimentalWarning)
+                             and str(w.message) not in notes)
+
+
+def _plain(fig: go.Figure, *, webgl: bool = False) -> dict[str, Any]:
+    out = fig.to_plotly_json()
+    layout = out.get("layout", {})
+    layout.pop("template", None)
+    layout.pop("width", None)
+    margin = dict(layout.get("margin") or {})
+    margin["t"] = min(margin.get("t", 40), 40)
+    layout["margin"] = margin
+    out = {"data": out.get("data", []), "layout": layout}
+    if webgl:
+        for trace in out["data"]:
+            if trace.get("type") == "scatter":
+                trace["type"] = "scattergl"
+    return out
+
+
+def _target(data: SweepData, index: int) -> tuple[Callable[[FrozenTrial], float] | None, str]:
+    name = plot_text(data.goals[index][0]) if data.goals else "objective"
+    if not data.multi_objective:
+        return None, name
+    return (lambda t: t.values[index]), name
+
+
+def _shown(n: int, total: int, what: str = "trials") -> str:
+    return "" if n >= total else f"Showing {n:,} of {total:,} {what} (a random sample " \
+        "that always includes the best)."
+
+
+# -- 3. history ---------------------------------------------------------------------------
+
+
+def history_figures(sweeps: Sequence[SweepData], studies: Sequence[FrozenStudy]) -> list[Figure]:
+    """Objective value and best-so-far per trial; sweeps overlaid when several."""
+    first = sweeps[0]
+    out = []
+    if not first.goals:
+        return [Figure("history", "Optimization history", notice="The sweep has no objective.")]
+    for i, (name, goal) in enumerate(first.goals):
+        usable = [s for d, s in zip(sweeps, studies, strict=True)
+                  if len(d.goals) > i and d.goals[i] == (name, goal)]
+        target = None if len(first.goals) == 1 and all(len(d.goals) == 1 for d in sweeps) \
+            else (lambda t, i=i: t.values[i])
+        title = f"Optimization history: {name} ({goal})"
+        if not any(s.get_trials(states=(TrialState.COMPLETE,)) for s in usable):
+            out.append(Figure(f"history-{i}", title, notice="No trial has completed yet."))
+            continue
+        fig = _quiet(lambda u=usable, t=target, n=name: ov.plot_optimization_history(
+            u if len(u) > 1 else u[0], target=t, target_name=plot_text(n)))
+        fig.update_layout(title=None)
+        caption = "Every completed trial's value and the best so far."
+        if len(usable) < len(sweeps):
+            caption += " Sweeps with another objective are left out of this overlay."
+        total = sum(len(s.trials) for s in usable)
+        out.append(Figure(f"history-{i}", title, _plain(fig, webgl=total > WEBGL_FROM),
+                          caption))
+    return out
+
+
+# -- 4. parallel coordinates --------------------------------------------------------------
+
+
+def parallel_figure(data: SweepData, best: Sequence[int]) -> Figure:
+    title = "Parallel coordinates"
+    complete = _complete_numbers(data)
+    if not complete or not data.params:
+        return Figure("parallel", title, notice="No completed trial with params to draw.")
+    numbers = sample_numbers(data, PARCOORDS_LIMIT,
+                             keep=[*best, *ranked_numbers(data)[:PARCOORDS_LIMIT // 10]])
+    study = to_study(data, numbers)
+    target, name = _target(data, 0)
+    fig = _quiet(lambda: ov.plot_parallel_coordinate(
+        study, params=[plot_text(p) for p in data.params], target=target, target_name=name))
+    fig.update_layout(title=None)
+    caption = ("Each line is a completed trial, coloured by the objective. Log-scaled params "
+               "are on log axes; conditional params show a 'missing' value where inactive.")
+    plain = _plain(fig)
+    if _highlight_best_lines(plain, data.goals[0][1]):
+        caption += (" The best trials by " + data.goals[0][0] + " are drawn in green"
+                    + (" (by the first objective)." if data.multi_objective else "."))
+    shown = _shown(len(numbers), len(data.final))
+    return Figure("parallel", title, plain, f"{caption} {shown}".strip())
+
+
+def _highlight_best_lines(figure: dict[str, Any], goal: str) -> bool:
+    """Colour the best lines of optuna's parallel-coordinate figure (one line per trial,
+    the objective first, normalized to 0..1 with the lowest value at 0) and draw them on top."""
+    lines = [t for t in figure["data"] if t.get("mode") == "lines" and t.get("y")]
+    if not lines:
+        return False
+    lines.sort(key=lambda t: t["y"][0] if t["y"][0] is not None else math.inf,
+               reverse=goal == "maximize")
+    best = lines[:max(1, min(10, len(lines) // 50))]
+    for i, trace in enumerate(best):
+        trace["line"] = {**trace.get("line", {}), "color": BEST_COLOR, "width": 3}
+        trace["opacity"] = 1.0
+        trace.update(name="best trials", showlegend=i == 0, legendgroup="best")
+    others = [t for t in figure["data"] if all(t is not b for b in best)]
+    figure["data"] = others + best
+    return True
+
+
+def _complete_numbers(data: SweepData) -> list[int]:
+    final = data.final
+    return [int(n) for n in final.loc[final["status"] == "FINISHED", "number"]]
+
+
+# -- 5. importance ------------------------------------------------------------------------
+
+
+def importance_figures(data: SweepData, study: FrozenStudy) -> tuple[list[Figure], list[str]]:
+    """PED-ANOVA (with bootstrap intervals) and fANOVA importances; params by importance."""
+    complete = study.get_trials(states=(TrialState.COMPLETE,))
+    varying = [p for p in data.params
+               if len({repr(t.params.get(plot_text(p))) for t in complete}) > 1]
+    title = "Parameter importance"
+    if len(varying) < 2:
+        return [Figure("importance", title, notice=(
+            "Too few varying params for an importance ranking (it needs at least two "
+            "params that take more than one value)."))], list(data.params)
+    if len(complete) < PED_ANOVA_MIN:
+        return [Figure("importance", title, notice=(
+            f"Too few trials for parameter importance: {len(complete)} completed, "
+            f"at least {PED_ANOVA_MIN} needed. A chart from so few trials would mislead."))], \
+            list(data.params)
+    out = []
+    ped_sample = _sample_trials(complete, PED_ANOVA_LIMIT)
+    ped_study = FrozenStudy(study.study_name, [d.name.lower() for d in study.directions],
+                            ped_sample)
+    evaluator = PedAnovaImportanceEvaluator()
+    warned: list[str] = []
+    fig = _quiet(lambda: ov.plot_param_importances(ped_study, evaluator=evaluator), warned)
+    fig.update_layout(title=None)
+    order = _importance_order(fig, data)
+    caption = ("Evaluator: PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator), which "
+               "compares the distribution of each param in the best trials with all trials; it "
+               "handles conditional params.")
+    if not data.multi_objective:
+        rounds = _bootstrap(ped_study, fig)
+        if rounds:
+            caption += f" Bars show 90% bootstrap intervals ({rounds} resamples)."
+    caption += " " + _shown(len(ped_sample), len(complete), "completed trials")
+    if warned:
+        caption += " optuna warned: " + " ".join(warned[:3])
+    out.append(Figure("importance-ped", "Parameter importance (PED-ANOVA)", _plain(fig),
+                      caption.strip()))
+    if len(complete) >= FANOVA_MIN and not data.multi_objective:
+        sample = _sample_trials(complete, FANOVA_LIMIT)
+        fan_study = FrozenStudy(study.study_name, [d.name.lower() for d in study.directions],
+                                sample)
+        fan = FanovaImportanceEvaluator(n_trees=FANOVA_TREES, seed=0)
+        fig = _quiet(lambda: ov.plot_param_importances(fan_study, evaluator=fan))
+        fig.update_layout(title=None)
+        out.append(Figure("importance-fanova", "Parameter importance (fANOVA)", _plain(fig), (
+            f"Evaluator: fANOVA (optuna.importance.FanovaImportanceEvaluator, {FANOVA_TREES} "
+            "trees), the share of the objective's variance each param explains in a random "
+            "forest fitted to the trials. " + _shown(len(sample), len(complete),
+                                                   "completed trials")).strip()))
+    else:
+        reason = ("it needs a single objective" if data.multi_objective else
+                  f"too few trials: {len(complete)} completed, at least {FANOVA_MIN} needed")
+        out.append(Figure("importance-fanova", "Parameter importance (fANOVA)",
+                          notice=f"fANOVA is not shown: {reason}."))
+    return out, order + [p for p in data.params if p not in order]
+
+
+def _sample_trials(trials: list[FrozenTrial], limit: int) -> list[FrozenTrial]:
+    if len(trials) <= limit:
+        return trials
+    return random.Random(0).sample(trials, limit)
+
+
+def _importance_order(fig: go.Figure, data: SweepData) -> list[str]:
+    by_text = {plot_text(p): p for p in data.params}
+    if not fig.data:
+        return []
+    trace = fig.data[0]
+    pairs = sorted(zip(trace.x, trace.y, strict=True), key=lambda xy: -xy[0])
+    return [by_text[y] for _, y in pairs if y in by_text]
+
+
+def _bootstrap(study: FrozenStudy, fig: go.Figure) -> int:
+    """Add 90% bootstrap intervals to the PED-ANOVA bars; returns the number of rounds."""
+    if len(fig.data) != 1 or getattr(fig.data[0], "orientation", None) != "h":
+        return 0
+    trials = _sample_trials(study.get_trials(states=(TrialState.COMPLETE,)), BOOTSTRAP_LIMIT)
+    rng = random.Random(1)
+    names = list(fig.data[0].y)
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    directions = [d.name.lower() for d in study.directions]
+    for _ in range(BOOTSTRAP_ROUNDS):
+        resample = [trials[rng.randrange(len(trials))] for _ in trials]
+        try:
+            scores = _quiet(lambda r=resample: get_param_importances(
+                FrozenStudy(study.study_name, directions, r),
+                evaluator=PedAnovaImportanceEvaluator()))
+        except (ValueError, RuntimeError, ZeroDivisionError):
+            continue
+        for n in names:
+            samples[n].append(float(scores.get(n, 0.0)))
+    if not all(samples.values()):
+        return 0
+    x = list(fig.data[0].x)
+    low = [x[i] - float(np.quantile(samples[n], 0.05)) for i, n in enumerate(names)]
+    high = [float(np.quantile(samples[n], 0.95)) - x[i] for i, n in enumerate(names)]
+    fig.data[0].error_x = dict(type="data", symmetric=False, array=[max(0.0, h) for h in high],
+                               arrayminus=[max(0.0, v) for v in low], color="#555")
+    return len(next(iter(samples.values())))
+
+
+# -- 6. slices and contour ----------------------------------------------------------------
+
+
+def slice_figure(data: SweepData, best: Sequence[int]) -> Figure:
+    title = "Slice plots"
+    if not _complete_numbers(data) or not data.params:
+        return Figure("slice", title, notice="No completed trial with params to draw.")
+    numbers = sample_numbers(data, SLICE_LIMIT, keep=[*best, *ranked_numbers(data)[:50]])
+    study = to_study(data, numbers)
+    target, name = _target(data, 0)
+    fig = _quiet(lambda: ov.plot_slice(study, params=[plot_text(p) for p in data.params],
+                                       target=target, target_name=name))
+    fig.update_layout(title=None, height=360)
+    caption = ("The objective against each param; colour is the trial number. Log-scaled "
+               "params are on log axes. " + _shown(len(numbers), len(data.final)))
+    return Figure("slice", title, _plain(fig, webgl=len(numbers) > WEBGL_FROM), caption.strip())
+
+
+def contour_figure(data: SweepData, order: Sequence[str], best: Sequence[int]) -> Figure:
+    title = "Contour of the two most important params"
+    params = [p for p in order if p in data.distributions][:2]
+    if len(params) < 2:
+        return Figure("contour", title, notice="A contour needs at least two params.")
+    if len(_complete_numbers(data)) < 3:
+        return Figure("contour", title, notice="Too few completed trials for a contour.")
+    numbers = sample_numbers(data, CONTOUR_LIMIT, keep=[*best, *ranked_numbers(data)[:50]])
+    study = to_study(data, numbers)
+    target, name = _target(data, 0)
+    fig = _quiet(lambda: ov.plot_contour(study, params=[plot_text(p) for p in params],
+                                         target=target, target_name=name))
+    fig.update_layout(title=None, height=520)
+    caption = (f"The objective over {params[0]} and {params[1]} (the two most important "
+               "params by PED-ANOVA), interpolated between trials. "
+               + _shown(len(numbers), len(data.final)))
+    return Figure("contour", title, _plain(fig), caption.strip())
+
+
+# -- 7. learning curves -------------------------------------------------------------------
+
+
+def curves_figure(data: SweepData, histories: pd.DataFrame, numbers: Sequence[int],
+                  best: Sequence[int]) -> Figure:
+    """Every reported metric over steps, one line per trial, by status."""
+    title = "Learning curves"
+    if not len(histories):
+        return Figure("curves", title, notice="No trial reported metrics over steps.")
+    final = data.final.set_index("run_id")
+    status_of = final["status"].to_dict()
+    number_of = final["number"].to_dict()
+    counts = histories.groupby("key")["step"].nunique()
+    metrics = [m for m in data.metric_names if counts.get(m, 0) > 1][:MAX_CURVE_METRICS]
+    if not metrics:
+        return Figure("curves", title, notice="No metric was reported at more than one step.")
+    traces: list[dict[str, Any]] = []
+    best_set = set(best)
+    n = len(metrics)
+    for row, metric in enumerate(metrics, start=1):
+        points = histories[histories["key"] == metric]
+        groups: dict[str, tuple[list, list, list]] = {}
+        for run_id, curve in points.groupby("run_id", sort=False):
+            status = status_of.get(run_id, "FINISHED")
+            group = "BEST" if number_of.get(run_id) in best_set else status
+            xs, ys, texts = groups.setdefault(group, ([], [], []))
+            curve = curve.sort_values("step", kind="stable")
+            if len(curve) > CURVE_POINTS:
+                curve = curve.iloc[np.linspace(0, len(curve) - 1, CURVE_POINTS).astype(int)]
+            label = f"trial {number_of.get(run_id, '?')}"
+            xs += [*curve["step"].tolist(), None]
+            ys += [*(_finite_or_none(v) for v in curve["value"].tolist()), None]
+            texts += [label] * len(curve) + [None]
+        for group in ("FINISHED", "KILLED", "FAILED", "RUNNING", "PRUNED", "BEST"):
+            if group not in groups:
+                continue
+            xs, ys, texts = groups[group]
+            color = BEST_COLOR if group == "BEST" else STATUS_COLORS[group]
+            traces.append({
+                "type": "scattergl", "x": xs, "y": ys, "text": texts, "mode": "lines",
+                "name": "best" if group == "BEST" else group.lower(), "legendgroup": group,
+                "showlegend": row == 1, "hoverinfo": "text+x+y",
+                "xaxis": "x", "yaxis": "y" if row == 1 else f"y{row}",
+                "line": {"color": color, "width": 3 if group == "BEST" else 1,
+                         "dash": "dot" if group == "PRUNED" else "solid"},
+                "opacity": 1.0 if group == "BEST" else 0.55})
+    gap = 0.06
+    height = (1 - gap * (n - 1)) / n
+    layout: dict[str, Any] = {
+        "height": max(320, 260 * n), "margin": {"t": 30, "l": 70, "r": 20, "b": 50},
+        "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom"},
+        "xaxis": {"title": {"text": "step"}, "anchor": f"y{n}" if n > 1 else "y"},
+        "hovermode": "closest"}
+    for row, metric in enumerate(metrics, start=1):
+        top = 1 - (row - 1) * (height + gap)
+        layout["yaxis" if row == 1 else f"yaxis{row}"] = {
+            "title": {"text": plot_text(metric)}, "domain": [max(0.0, top - height), top],
+            "anchor": "x"}
+    total = len(data.final)
+    caption = ("One line per trial; pruned trials are dotted orange, the best trial is "
+               "green. " + _shown(len(numbers), total))
+    if len(data.metric_names) > MAX_CURVE_METRICS:
+        caption += f" The first {MAX_CURVE_METRICS} metrics are shown."
+    return Figure("curves", title, {"data": traces, "layout": layout}, caption.strip())
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if isinstance(value, float) and math.isfinite(value) else None
+
+
+# -- 8. timeline --------------------------------------------------------------------------
+
+
+def timeline_figure(data: SweepData) -> Figure:
+    """Trial attempts per worker over time, coloured by status."""
+    title = "Timeline"
+    trials = data.trials
+    if not len(trials):
+        return Figure("timeline", title, notice="No trial has started.")
+    start = trials["start_ms"].astype(float) + trials["queue_wait_s"].astype(float).fillna(0) * 1e3
+    end = trials["end_ms"].astype(float)
+    traces = []
+    workers = trials["worker"].replace("", "(not started)")
+    for status in ("FINISHED", "PRUNED", "FAILED", "KILLED", "RUNNING"):
+        mask = (trials["status"] == status).to_numpy()
+        if not mask.any():
+            continue
+        xs: list[Any] = []
+        ys: list[Any] = []
+        texts: list[Any] = []
+        for s, e, w, n, a in zip(start[mask], end[mask], workers[mask], trials["number"][mask],
+                                 trials["attempt"][mask], strict=True):
+            e = e if math.isfinite(e) else s
+            label = f"trial {n}" + (f" (attempt {a})" if a > 1 else "")
+            w = plot_text(w)
+            xs += [round(s), round(e), None]
+            ys += [w, w, None]
+            texts += [label, label, None]
+        traces.append({"type": "scattergl", "x": xs, "y": ys, "text": texts, "mode": "lines",
+                       "name": status.lower(), "hoverinfo": "text+x+name",
+                       "line": {"color": STATUS_COLORS[status], "width": 10}})
+    n_workers = workers.nunique()
+    layout = {"height": min(900, 130 + 36 * n_workers),
+              "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},
+              "yaxis": {"type": "category", "title": {"text": "worker"}},
+              "margin": {"t": 30, "l": 90, "r": 20, "b": 50}, "hovermode": "closest"}
+    return Figure("timeline", title, {"data": traces, "layout": layout},
+                  "Each bar is one attempt, from its start on the worker to its end.")
+
+
+# -- 9. Pareto front ----------------------------------------------------------------------
+
+
+def pareto_figure(data: SweepData, study: FrozenStudy) -> Figure | None:
+    if not data.multi_objective:
+        return None
+    title = "Pareto front"
+    if len(data.goals) > 3:
+        return Figure("pareto", title, notice="A Pareto front is drawn for 2 or 3 objectives.")
+    if not study.get_trials(states=(TrialState.COMPLETE,)):
+        return Figure("pareto", title, notice="No trial has completed yet.")
+    fig = _quiet(lambda: ov.plot_pareto_front(
+        study, target_names=[plot_text(f"{m} ({g})") for m, g in data.goals]))
+    fig.update_layout(title=None, height=520)
+    return Figure("pareto", title, _plain(fig, webgl=False),
+                  "Completed trials; the non-dominated ones (the Pareto set) are highlighted.")
