@@ -400,9 +400,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
+    from tracking.client import resolve_tracking_uri
+
+    from sweeps.api import tracking_root
     from sweeps.ui import serve
-    return serve(_client(args.root).tracking_uri, host=args.host, port=args.port,
-                 allow_edits=args.allow_edits)
+    return serve(resolve_tracking_uri(tracking_root(args.root)), host=args.host,
+                 port=args.port, allow_edits=args.allow_edits)
 
 
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate, "ls": cmd_ls,

@@ -245,12 +245,19 @@ class Coordinator:
             return False
         timeout = self.config.budget.timeout
         if timeout is not None and time.monotonic() - self._started >= timeout:
-            self._stop_reason = "time budget used"
+            self._stop("time budget used")
             return False
         trials = self.budget_trials
         planned = (sum(self._counts.values()) + len(self._active) + len(self._retry)
                    + len(self._requeue))
         return trials is None or planned < trials
+
+    def _stop(self, reason: str) -> None:
+        """Ask for no more trials; trials sent ahead but not started are called off."""
+        self._stop_reason = reason
+        for key, trial in list(self._active.items()):
+            if trial.started is None:
+                self.backend.cancel(key, Outcome.KILLED, f"not started: {reason}")
 
     def _loop(self) -> None:
         while True:
@@ -450,7 +457,7 @@ class Coordinator:
     def _after_failure(self, trial: _Trial, outcome: Outcome) -> None:
         limit = self.config.budget.max_failures
         if limit is not None and self._failed_attempts > limit and not self._stop_reason:
-            self._stop_reason = f"too many failures ({self._failed_attempts} > {limit})"
+            self._stop(f"too many failures ({self._failed_attempts} > {limit})")
         retry = ((outcome is Outcome.LOST and trial.lost <= MAX_LOST_ATTEMPTS)
                  or (outcome is Outcome.FAILED
                      and trial.attempt - trial.lost <= self.config.execution.retries))

@@ -10,6 +10,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -80,8 +81,10 @@ def fluent(params: dict) -> None:
         tracking.log_param("optimizer", "adam")
         for step in range(3):
             tracking.log_metric("loss", params["x"] + 1.0 / (step + 1), step=step)
-        Path("model.txt").write_text(f"weights for x={params['x']}")
-        tracking.log_artifact("model.txt", "models")
+        with tempfile.TemporaryDirectory() as folder:  # trials share the project folder
+            model = Path(folder, "model.txt")
+            model.write_text(f"weights for x={params['x']}")
+            tracking.log_artifact(model, "models")
         tracking.log_dict({"x": params["x"]}, "config/params.json")
         tracking.set_tag("dataset", "v2.1")
         tracking.set_note("baseline; next: tune depth")

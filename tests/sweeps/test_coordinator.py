@@ -138,7 +138,9 @@ def test_too_many_failures_stop_the_sweep(project, make_config):
                          execution={"workers": 1})
     result = sweeps.run(config)
     assert result.status == "FAILED"
-    assert len(trials_of(result)) == 3
+    ran = [t for t in trials_of(result) if t.status is tracking.RunStatus.FAILED]
+    assert 3 <= len(ran) <= 4  # the trial sent ahead to the worker may have started
+    assert all(t.status is tracking.RunStatus.KILLED for t in trials_of(result) if t not in ran)
     sweep = tracking.Client("runs").get_run(result.sweep_run_id)
     assert sweep.data.tags[records.STOP_REASON] == "too many failures (3 > 2)"
 
