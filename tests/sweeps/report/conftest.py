@@ -1,7 +1,7 @@
-"""Fixtures for the report tests: real sweeps in a throwaway project, and a headless browser.
+"""Fixtures for the report tests: real sweeps in a throwaway project, and report pages.
 
-Sweeps are session-scoped (each takes a few seconds). The browser is Debian's chromium
-driven by Playwright (never a downloaded one); without it the browser tests fail, loudly.
+Sweeps are session-scoped (each takes a few seconds). The headless browser is the
+session-wide `browser` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,6 @@ from tracking import Client
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 def _objectives() -> Any:
@@ -126,20 +121,6 @@ def nasty_sweep(project: Project) -> str:
 def payloads() -> list[str]:
     return PAYLOADS
 
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"browser tests need Debian's chromium at {CHROMIUM} "
-                    "(apt-get install chromium); do not run `playwright install`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 WATCH = """

@@ -1,7 +1,6 @@
 """Fixtures for the UI tests: a real uvicorn server on a free loopback port, headless Chromium.
 
-The browser is the Debian chromium at /usr/bin/chromium, driven by Playwright; a missing
-browser fails the tests (they are never skipped).
+The headless browser is the session-wide `browser` fixture of tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -18,11 +17,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import ui_data  # noqa: E402
 from ui_server import Server, start_server  # noqa: E402
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture(scope="session")
@@ -53,17 +47,6 @@ def server(ui_store) -> Iterator[Server]:
 def ids(ui_store) -> dict[str, str]:
     return ui_store[1]
 
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass
