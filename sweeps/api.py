@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ SHORTCUTS = {"trials": "budget.trials", "timeout": "budget.timeout",
 
 @dataclass(frozen=True)
 class SweepResult:
-    """What a finished (or stopped) sweep gives back."""
+    """What a finished (or stopped) sweep gives back; `trials` is read on first use."""
 
     sweep_run_id: str
     experiment: str
@@ -32,13 +33,25 @@ class SweepResult:
     best_trial: int | None
     best_params: dict[str, Any] | None
     best_values: list[float] | None
-    trials: pandas.DataFrame
     report_path: str | None
     tracking_uri: str
 
     @property
     def best_value(self) -> float | None:
         return self.best_values[0] if self.best_values else None
+
+    @functools.cached_property
+    def trials(self) -> pandas.DataFrame:
+        """Every attempt of every trial: one row per child run, MLflow's columns."""
+        client = Client(self.tracking_uri)
+        sweep = client.get_run(self.sweep_run_id)
+        frame = client.search_runs_frame([sweep.info.experiment_id],
+                                         f"attributes.parent_run_id = '{self.sweep_run_id}'")
+        if frame.empty:
+            return frame
+        number = frame[f"tags.{records.NUMBER}"].astype(int).rename("number")
+        order = frame.assign(number=number).sort_values(["number", "start_time"]).index
+        return frame.loc[order].reset_index(drop=True)
 
 
 def shortcut_overrides(**shortcuts: Any) -> list[str]:
@@ -92,9 +105,6 @@ def run(config: SweepConfig | str | os.PathLike | Mapping[str, Any], *,
                                            Path(config.report_path or
                                                 f"reports/{config.experiment}.html")))
     number, values, params = coordinator.best()
-    sweep = client.get_run(sweep_id)
-    trials = client.search_runs_frame([sweep.info.experiment_id],
-                                      f"attributes.parent_run_id = '{sweep_id}'",
-                                      order_by=[f"tags.`{records.NUMBER}`"])
-    return SweepResult(sweep_id, config.experiment, sweep.info.status.value, number, params,
-                       values, trials, report_path, client.tracking_uri)
+    status = client.get_run(sweep_id).info.status.value
+    return SweepResult(sweep_id, config.experiment, status, number, params, values,
+                       report_path, client.tracking_uri)

@@ -71,6 +71,7 @@ class _Trial:
     optuna_trial: optuna.trial.Trial
     params: dict[str, Any]
     attempt: int = 1
+    failures: int = 0  # failed attempts (lost ones, cut off by the infrastructure, not counted)
     lost: int = 0
     key: str = ""
     submitted: float = 0.0
@@ -99,7 +100,7 @@ class Coordinator:
         self._maximize = config.metrics[0].goal is Goal.MAXIMIZE
         self._active: dict[str, _Trial] = {}
         self._retry: deque[_Trial] = deque()
-        self._requeue: deque[tuple[dict[str, Any], int, int]] = deque()
+        self._requeue: deque[tuple[dict[str, Any], int, int, int]] = deque()
         self._counts = {"complete": 0, "pruned": 0, "failed": 0}
         self._failed_attempts = 0
         self._next_number = 0
@@ -178,10 +179,10 @@ class Coordinator:
                 dead.ends[last.run_id] = (RunStatus.FAILED, now_ms())
                 dead.tags += [(last.run_id, records.ERROR, "the sweep stopped while it ran"),
                               (last.run_id, records.LOST, "true")]
-                self._requeue.append((dict(last.params), number, last.attempt + 1))
+                self._requeue.append((dict(last.params), number, last.attempt + 1, failures))
             elif (last.status is RunStatus.KILLED or last.run.data.tags.get(records.LOST)
                   or failures <= self.config.execution.retries):
-                self._requeue.append((dict(last.params), number, last.attempt + 1))
+                self._requeue.append((dict(last.params), number, last.attempt + 1, failures))
             else:
                 self._add_stored(last, TrialState.FAIL, histories)
         self.client.write(dead)
@@ -205,7 +206,7 @@ class Coordinator:
         except ValueError as e:
             raise SweepError(f"cannot resume: trial {record.number}'s params no longer fit the "
                              f"config's space ({e})") from None
-        self._by_optuna_number[len(self.study.trials) - 1] = record.number
+        self._by_optuna_number[len(self.study.get_trials(deepcopy=False)) - 1] = record.number
         self._count(state)
 
     def _count(self, state: TrialState) -> None:
@@ -281,10 +282,10 @@ class Coordinator:
         if self._retry:
             trial = self._retry.popleft()
         elif self._requeue:
-            params, number, attempt = self._requeue.popleft()
+            params, number, attempt, failures = self._requeue.popleft()
             self.study.enqueue_trial(params, skip_if_exists=False)
             trial = self._ask(number)
-            trial.attempt = attempt
+            trial.attempt, trial.failures = attempt, failures
         elif self._may_ask():
             trial = self._ask(self._next_number)
             self._next_number += 1
@@ -443,10 +444,13 @@ class Coordinator:
         self.client.flush()
         ended, self._ended = self._ended, []
         for trial, outcome, values in ended:
-            if outcome in (Outcome.FAILED, Outcome.KILLED, Outcome.LOST):
+            if outcome is Outcome.KILLED:  # called off by the sweep: re-run on resume
+                continue
+            if outcome in (Outcome.FAILED, Outcome.LOST):
                 if outcome is Outcome.LOST:
                     trial.lost += 1
                 elif outcome is Outcome.FAILED:
+                    trial.failures += 1
                     self._failed_attempts += 1
                 self._after_failure(trial, outcome)
             elif outcome is Outcome.PRUNED:
@@ -459,8 +463,7 @@ class Coordinator:
         if limit is not None and self._failed_attempts > limit and not self._stop_reason:
             self._stop(f"too many failures ({self._failed_attempts} > {limit})")
         retry = ((outcome is Outcome.LOST and trial.lost <= MAX_LOST_ATTEMPTS)
-                 or (outcome is Outcome.FAILED
-                     and trial.attempt - trial.lost <= self.config.execution.retries))
+                 or (outcome is Outcome.FAILED and trial.failures <= self.config.execution.retries))
         if retry and not self._stop_reason:
             trial.attempt += 1
             self._retry.append(trial)
@@ -502,7 +505,8 @@ class Coordinator:
 
     def best(self) -> tuple[int | None, list[float] | None, dict[str, Any] | None]:
         """(sweeps trial number, values, params) of the best trial, if any completed."""
-        completed = [t for t in self.study.trials if t.state is TrialState.COMPLETE]
+        completed = [t for t in self.study.get_trials(deepcopy=False)
+                     if t.state is TrialState.COMPLETE]
         if not completed:
             return None, None, None
         if len(self._names) == 1:

@@ -23,7 +23,6 @@ from sweeps.space import Space
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
-HAS_CMAES = importlib.util.find_spec("cmaes") is not None
 
 SPACE = Space.from_mapping(
     {"x": {"type": "float", "low": -2.0, "high": 2.0, "step": 0.5},
@@ -72,17 +71,9 @@ def test_grid_sampler_gets_the_space_grid():
     assert len({tuple(sorted(p.items())) for p in seen}) == SPACE.grid_size() == 9 * 3 * 2
 
 
-@pytest.mark.skipif(not HAS_CMAES, reason="needs the cmaes package")
-def test_cmaes_builds_when_installed():
+def test_cmaes_builds():  # cmaes is a core dependency
     sampler = build_sampler(SamplerSpec("cmaes", 0, {"n_startup_trials": 2}), SPACE)
     assert isinstance(sampler, optuna.samplers.CmaEsSampler)
-
-
-@pytest.mark.skipif(HAS_CMAES, reason="cmaes is installed")
-def test_cmaes_missing_gives_a_clear_error():
-    with pytest.raises(ConfigError, match=r"sampler\.type: cmaes needs the cmaes package; "
-                                          r"pip install cmaes$"):
-        build_sampler(SamplerSpec("cmaes", 0), SPACE)
 
 
 def test_gp_builds_or_explains_missing_torch():
