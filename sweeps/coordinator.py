@@ -219,10 +219,14 @@ class Coordinator:
         """Run the sweep to its end; returns the sweep run id. Ctrl-C stops it KILLED."""
         if self.config.objective.callable:
             check_importable(self.config.objective.callable, self._cwd)
-        self._open()
+        try:  # workers boot while the study and the sweep run are set up
+            self.backend.start()
+            self._open()
+        except BaseException:
+            self.backend.shutdown()
+            raise
         status = RunStatus.FINISHED
         try:
-            self.backend.start()
             self._loop()
             if self._stop_reason.startswith("too many failures"):
                 status = RunStatus.FAILED

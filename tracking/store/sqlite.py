@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tracking import query
 from tracking.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
 from tracking.errors import InvalidInputError, NotFoundError, ParamConflictError, StoreError
 from tracking.store.base import Batch, Store
@@ -274,6 +273,8 @@ class SqliteStore(Store):
                                         or not isinstance(max_results, int) or max_results < 0):
             raise InvalidInputError(f"max_results: must be a non-negative integer or None "
                                     f"(got {max_results!r})")
+        from tracking import query  # only searches need the grammar: workers skip its import
+
         where_sql, where_args = query.compile_filter(query.parse_filter(filter_string or ""))
         order_sql, order_args = query.compile_order_by(query.parse_order_by(order_by))
         ids = [_as_int_id(e) for e in experiment_ids]
