@@ -413,19 +413,26 @@ def log_artifact(
     base = _clean(artifact_path)
     rel = _clean(f"{base}/{name}" if base else name)
     resolve_in_run(run_dir, rel)
-    stream = _open_regular(source, None, follow=True, shown=source)
     root = _open_root(run_dir, create=True)
     assert root is not None
     try:
-        folder = _walk(root, base, create=True)
+        _copy_file(root, base, name, source)
+    finally:
+        root.close()
+    return rel
+
+
+def _copy_file(root: _Dir, parent_rel: str, name: str, local: str) -> None:
+    """Copy the local file into the folder `parent_rel` (made if missing) under `root`."""
+    stream = _open_regular(local, None, follow=True, shown=local)
+    try:
+        folder = _walk(root, parent_rel, create=True)
         try:
             _copy_into(folder, name, stream)
         finally:
             folder.close()
     finally:
         stream.close()
-        root.close()
-    return rel
 
 
 def log_artifacts(
@@ -478,16 +485,7 @@ def log_artifacts(
         for folder_rel in folders:
             _walk(root, folder_rel, create=True).close()
         for rel, local in files:
-            parent_rel, name = _split(rel)
-            stream = _open_regular(local, None, follow=True, shown=local)
-            try:
-                folder = _walk(root, parent_rel, create=True)
-                try:
-                    _copy_into(folder, name, stream)
-                finally:
-                    folder.close()
-            finally:
-                stream.close()
+            _copy_file(root, *_split(rel), local)
     finally:
         root.close()
     return sorted(rel for rel, _ in files)
