@@ -46,7 +46,7 @@ class SweepResult:
         client = Client(self.tracking_uri)
         sweep = client.get_run(self.sweep_run_id)
         frame = client.search_runs_frame([sweep.info.experiment_id],
-                                         f"attributes.parent_run_id = '{self.sweep_run_id}'")
+                                         records.trial_filter(self.sweep_run_id))
         if frame.empty:
             return frame
         number = frame[f"tags.{records.NUMBER}"].astype(int).rename("number")

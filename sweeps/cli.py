@@ -121,6 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SweepsError, TrackingError) as e:
         _error(str(e))
         return 2
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
     except OSError as e:
         _error(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "))
         return 2
@@ -378,9 +381,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in exported text cells."""
+    """Neutralise spreadsheet formulas in exported text cells (numbers stay as they are)."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
     return value
 
 
@@ -389,7 +395,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     client = _client(args.root)
     sweep = records.find_sweep(client, args.sweep)
     frame = client.search_runs_frame([sweep.info.experiment_id],
-                                     f"attributes.parent_run_id = '{sweep.info.run_id}'")
+                                     records.trial_filter(sweep.info.run_id))
     frame = frame.map(_safe_cell)
     if args.output:
         frame.to_csv(args.output, index=False, quoting=csv.QUOTE_NONNUMERIC)
@@ -400,10 +406,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from tracking.client import resolve_tracking_uri
-
     from sweeps.api import tracking_root
     from sweeps.ui import serve
+    from tracking.client import resolve_tracking_uri
     return serve(resolve_tracking_uri(tracking_root(args.root)), host=args.host,
                  port=args.port, allow_edits=args.allow_edits)
 

@@ -132,11 +132,19 @@ class Coordinator:
             if sweep.info.experiment_id != self.experiment_id:
                 raise SweepError(f"sweep {sweep.info.run_id} belongs to another experiment "
                                  f"than {config.experiment!r}")
-            self.sweep_run_id = sweep.info.run_id
+            live = records.live_coordinator(sweep)
+            if live:
+                raise SweepError(f"sweep {sweep.info.run_id} is still running (process {live}); "
+                                 "stop it before resuming")
             self._cwd = sweep.data.tags.get(records.CWD, self._cwd)
-            self.client.write(Batch(ends={self.sweep_run_id: (RunStatus.RUNNING, None)}))
+            self._check_objective()
             self._rebuild(sweep)
+            self.sweep_run_id = sweep.info.run_id
+            self.client.write(Batch(
+                tags=[(self.sweep_run_id, records.COORDINATOR, records.this_coordinator())],
+                ends={self.sweep_run_id: (RunStatus.RUNNING, None)}))
         else:
+            self._check_objective()
             run = self.client.create_run(
                 self.experiment_id, run_name=config.name,
                 tags={**environment.capture(), **records.sweep_tags(
@@ -146,6 +154,10 @@ class Coordinator:
                     config.execution.workers, self.budget_trials, self._cwd)})
             self.sweep_run_id = run.info.run_id
             self.client.log_dict(self.sweep_run_id, config.to_dict(), records.CONFIG_ARTIFACT)
+
+    def _check_objective(self) -> None:
+        if self.config.objective.callable:
+            check_importable(self.config.objective.callable, self._cwd)
 
     @property
     def budget_trials(self) -> int | None:
@@ -171,6 +183,7 @@ class Coordinator:
             finished = [a for a in attempts if a.status is RunStatus.FINISHED]
             failures = sum(1 for a in attempts if a.status is RunStatus.FAILED
                            and a.run.data.tags.get(records.LOST) != "true")
+            self._failed_attempts += failures
             if finished:
                 self._add_stored(finished[-1], TrialState.COMPLETE, histories)
             elif last.status is RunStatus.PRUNED:
@@ -217,8 +230,6 @@ class Coordinator:
 
     def run(self) -> str:
         """Run the sweep to its end; returns the sweep run id. Ctrl-C stops it KILLED."""
-        if self.config.objective.callable:
-            check_importable(self.config.objective.callable, self._cwd)
         try:  # workers boot while the study and the sweep run are set up
             self.backend.start()
             self._open()
@@ -244,13 +255,16 @@ class Coordinator:
                 self._finish(status)
         return self.sweep_run_id
 
+    def _check_time(self) -> None:
+        """Stop asking for trials once the time budget is used (running ones finish)."""
+        timeout = self.config.budget.timeout
+        if (timeout is not None and not self._stop_reason
+                and time.monotonic() - self._started >= timeout):
+            self._stop("time budget used")
+
     def _may_ask(self) -> bool:
         """Whether the budget allows asking optuna for a new trial now."""
         if self._stop_reason:
-            return False
-        timeout = self.config.budget.timeout
-        if timeout is not None and time.monotonic() - self._started >= timeout:
-            self._stop("time budget used")
             return False
         trials = self.budget_trials
         planned = (sum(self._counts.values()) + len(self._active) + len(self._retry)
@@ -266,6 +280,7 @@ class Coordinator:
 
     def _loop(self) -> None:
         while True:
+            self._check_time()
             while self.backend.free_slots() > 0:
                 spec = self._next_spec()
                 if spec is None:
@@ -329,10 +344,10 @@ class Coordinator:
             tracking_uri=self.client.tracking_uri, resources=dict(execution.resources))
 
     def _poll_timeout(self) -> float:
-        timeout = 0.5
-        if self._deadlines:
-            timeout = min(timeout, max(0.0, min(self._deadlines.values()) - time.monotonic()))
-        return timeout
+        deadlines = list(self._deadlines.values())
+        if self.config.budget.timeout is not None and not self._stop_reason:
+            deadlines.append(self._started + self.config.budget.timeout)
+        return min([0.5, *(max(0.0, d - time.monotonic()) for d in deadlines)])
 
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
@@ -347,6 +362,8 @@ class Coordinator:
     def _handle(self, event: Event) -> None:
         trial = self._active.get(event.key)
         if trial is None:
+            if isinstance(event, PruneQuery):  # a trial already given up: let it stop
+                self.backend.answer(event.key, True)
             return
         if isinstance(event, Logged):
             self._logged(trial, event)
@@ -426,7 +443,7 @@ class Coordinator:
         now = now_ms()
         batch.metrics = [(key, k, v, trial.last_step, now) for k, v in values.items()
                          if trial.logged.get(k) != v]
-        if error:
+        if error and outcome is not Outcome.PRUNED:
             batch.tags.append((key, records.ERROR, error[:2000]))
         if outcome is Outcome.LOST:
             batch.tags.append((key, records.LOST, "true"))
@@ -493,19 +510,16 @@ class Coordinator:
     # -- the end -------------------------------------------------------------------------
 
     def _interrupt(self) -> None:
-        """Ctrl-C: stop running trials (KILLED) and keep everything finished."""
-        for key in list(self._active):
-            self.backend.cancel(key, Outcome.KILLED, "the sweep was interrupted")
-        deadline = time.monotonic() + 10
-        while self._active and time.monotonic() < deadline:
-            for event in self.backend.poll(0.2):
-                if isinstance(event, Finished) and event.key in self._active:
-                    trial = self._active.pop(event.key)
-                    self.client.write(Batch(
-                        tags=[(trial.key, records.ERROR, event.result.error or "interrupted")],
-                        ends={trial.key: (RunStatus.KILLED, now_ms())}))
-                elif not isinstance(event, Finished):
-                    self._handle(event)
+        """Ctrl-C: keep every result that already arrived; the trials still running end
+        KILLED (the backend's shutdown stops them) and run again on resume."""
+        for event in self.backend.poll(0):
+            self._handle(event)
+        self._settle()
+        now = now_ms()
+        self.client.write(Batch(
+            tags=[(key, records.ERROR, "the sweep was interrupted") for key in self._active],
+            ends={key: (RunStatus.KILLED, now) for key in self._active}))
+        self._active.clear()
 
     def best(self) -> tuple[int | None, list[float] | None, dict[str, Any] | None]:
         """(sweeps trial number, values, params) of the best trial, if any completed."""

@@ -194,12 +194,20 @@ class _Blank(dict):
         return ""
 
 
-def die_with_parent() -> None:
-    """In the child: get SIGKILL when the worker that started us dies (Linux)."""
+def _find_prctl() -> Any:
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _find_prctl()  # looked up here: a forked child must not load libraries
+
+
+def die_with_parent() -> None:
+    """In the child: get SIGKILL when the process that started it dies (Linux)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def _run_command(spec: TrialSpec, writer: _RecordingWriter) -> TrialResult:
@@ -230,7 +238,10 @@ def _run_command(spec: TrialSpec, writer: _RecordingWriter) -> TrialResult:
                 _handle_line(line.rstrip("\n"), writer, workdir, err)
             code = process.wait()
         for path in (stdout_path, stderr_path):
-            writer.log_artifact(path, None)
+            try:
+                writer.log_artifact(path, None)
+            except (OSError, ValueError) as e:  # the trial's result stands without them
+                writer.set_tags({"trial.warning": f"{os.path.basename(path)} not kept: {e}"})
     except (OSError, ValueError) as e:
         shutil.rmtree(workdir, ignore_errors=True)
         return TrialResult(Outcome.FAILED, error=f"cannot run command: {_one_line(e)}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +27,7 @@ SAMPLER, PRUNER = "sweep.sampler", "sweep.pruner"
 BACKEND, WORKERS, BUDGET = "sweep.backend", "sweep.workers", "sweep.budget_trials"
 BEST_TRIAL, BEST_VALUES, COUNTS = "sweep.best_trial", "sweep.best_values", "sweep.counts"
 STOP_REASON, WALL, CWD = "sweep.stop_reason", "sweep.wall_seconds", "sweep.cwd"
+COORDINATOR = "sweep.coordinator"  # "host:pid" of the process running the sweep
 CONFIG_ARTIFACT = "sweep/config.json"
 # on each trial (child) run
 NUMBER, ATTEMPT, PARAMS = "trial.number", "trial.attempt", "trial.params"
@@ -56,7 +59,33 @@ def sweep_tags(metrics: list[dict[str, str]], objective: str, sampler: str, prun
                backend: str, workers: int, trials: int | None, cwd: str) -> dict[str, str]:
     return {ROLE: SWEEP, OBJECTIVE: objective, METRICS: json.dumps(metrics), SAMPLER: sampler,
             PRUNER: pruner, BACKEND: backend, WORKERS: str(workers),
-            BUDGET: "" if trials is None else str(trials), CWD: cwd}
+            BUDGET: "" if trials is None else str(trials), CWD: cwd,
+            COORDINATOR: this_coordinator()}
+
+
+def this_coordinator() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def live_coordinator(sweep: Run) -> str | None:
+    """The pid of the process on this host still running `sweep`, if there is one."""
+    host, _, pid = sweep.data.tags.get(COORDINATOR, "").rpartition(":")
+    if sweep.info.status is not RunStatus.RUNNING or host != socket.gethostname() \
+            or not pid.isdigit() or int(pid) == os.getpid():
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as handle:  # Linux: a zombie counts as dead
+            return None if handle.read().rpartition(")")[2].split()[0] == "Z" else pid
+    except FileNotFoundError:
+        return None
+    except OSError:  # no /proc: ask the process table
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # alive, owned by someone else
+        return pid
 
 
 def trial_tags(number: int, attempt: int, params: Mapping[str, Any],
@@ -106,10 +135,16 @@ def find_sweep(client: Client, name_or_id: str, *, unfinished: bool = False) -> 
     return candidates[0]
 
 
+def trial_filter(sweep_run_id: str) -> str:
+    """The search_runs filter for a sweep's trial runs."""
+    if not sweep_run_id.isalnum():
+        raise SweepError(f"not a run id: {sweep_run_id!r}")
+    return f"attributes.parent_run_id = '{sweep_run_id}'"
+
+
 def load_trials(client: Client, sweep: Run) -> list[TrialRecord]:
     """Every attempt of every trial of a sweep, by trial number then attempt."""
-    runs = client.search_runs([sweep.info.experiment_id],
-                              f"attributes.parent_run_id = '{sweep.info.run_id}'")
+    runs = client.search_runs([sweep.info.experiment_id], trial_filter(sweep.info.run_id))
     records = []
     for run in runs:
         tags = run.data.tags

@@ -113,7 +113,7 @@ class TrialWriter(RunWriter):
     """Sends what the objective logs to the coordinator, which writes it.
 
     Logged values wait in a small buffer, sent when a prune question is asked, when the
-    trial ends, or when the oldest waiting value is older than `max_delay` seconds.
+    trial ends, or when more than `max_delay` seconds have passed since the last send.
     """
 
     def __init__(self, spec: TrialSpec, channel: Channel, max_delay: float = 0.25) -> None:
@@ -123,20 +123,17 @@ class TrialWriter(RunWriter):
         self._max_delay = max_delay
         self._metrics: list[Metric] = []
         self._tags: dict[str, str] = {}
-        self._since: float | None = None
+        self._sent = time.monotonic()  # last send: a value after a quiet spell goes at once
 
     def _touch(self) -> None:
-        now = time.monotonic()
-        if self._since is None:
-            self._since = now
-        elif now - self._since > self._max_delay:
+        if time.monotonic() - self._sent > self._max_delay:
             self.flush()
 
     def flush(self) -> None:
         if self._metrics or self._tags:
             self._channel.send(Logged(self.run_id, tuple(self._metrics), {}, dict(self._tags)))
             self._metrics, self._tags = [], {}
-        self._since = None
+        self._sent = time.monotonic()
 
     def log_metrics(self, metrics: list[Metric] | tuple[Metric, ...]) -> None:
         self._metrics.extend(metrics)

@@ -34,7 +34,8 @@ from sweeps.trial import (
 )
 
 _SIGNALS = {int(s): s.name for s in signal.Signals}
-_SKIP = "skip"
+_SKIP, _ANSWER = "skip", "answer"
+_SKIPPED = TrialResult(Outcome.KILLED, error="called off before it started")
 
 
 def available_gpus() -> list[str]:
@@ -76,9 +77,10 @@ def gpu_assignment(workers: int, gpus_per_trial: float, devices: list[str]) -> l
 
 
 class _WorkerChannel:
-    """A worker's side of its socket: trials' events out; specs, skips and prune answers in.
+    """A worker's side of its socket: trials' events out; specs, skips and answers in.
 
-    Specs that arrive while a trial runs (the next one, sent ahead) wait in `queued`."""
+    Specs that arrive while a trial runs (the next one, sent ahead) wait in `queued`; a skip
+    calls off a queued spec; an answer carries the key of the trial that asked."""
 
     def __init__(self, conn: multiprocessing.connection.Connection) -> None:
         self._conn = conn
@@ -91,20 +93,21 @@ class _WorkerChannel:
     def ask_prune(self, key: str) -> bool:
         self._conn.send(PruneQuery(key))
         while True:
-            answer = self._receive()
-            if isinstance(answer, bool):
-                return answer
+            message = self._receive()
+            if isinstance(message, tuple) and message[:2] == (_ANSWER, key):
+                return bool(message[2])
 
     def _receive(self) -> object:
         message = self._conn.recv()
         if isinstance(message, TrialSpec):
             self.queued.append(message)
         elif isinstance(message, tuple) and message[0] == _SKIP:
-            self._skipped.add(message[1])
+            if any(spec.key == message[1] for spec in self.queued):
+                self._skipped.add(message[1])
         return message
 
     def next_spec(self) -> TrialSpec:
-        """The next spec to run, skipping those cancelled before they started.
+        """The next spec to run; a called-off one is reported as skipped instead.
         Raises EOFError when the coordinator has closed the connection."""
         while True:
             while self._conn.poll() or not self.queued:
@@ -113,6 +116,7 @@ class _WorkerChannel:
             if spec.key not in self._skipped:
                 return spec
             self._skipped.discard(spec.key)
+            self.send(Finished(spec.key, _SKIPPED, time.time()))
 
 
 def worker_main() -> None:
@@ -123,14 +127,14 @@ def worker_main() -> None:
     name = sys.argv[2]
     host = socket.gethostname()
     gpu_ids = tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
-    while True:
-        try:
+    try:
+        while True:
             spec = channel.next_spec()
-        except (EOFError, OSError):
-            return
-        channel.send(Started(spec.key, name, host, os.getpid(), time.time(), gpu_ids))
-        result = run_trial(spec, channel)
-        channel.send(Finished(spec.key, result, time.time()))
+            channel.send(Started(spec.key, name, host, os.getpid(), time.time(), gpu_ids))
+            result = run_trial(spec, channel)
+            channel.send(Finished(spec.key, result, time.time()))
+    except (EOFError, OSError):
+        return  # the coordinator closed the connection (or is gone)
 
 
 @dataclass
@@ -142,6 +146,7 @@ class _Worker:
     process: subprocess.Popen | None = None
     conn: multiprocessing.connection.Connection | None = None
     specs: list[TrialSpec] = field(default_factory=list)
+    running: str | None = None  # the key of the trial it has started, if any
 
 
 class LocalBackend(Backend):
@@ -149,7 +154,8 @@ class LocalBackend(Backend):
 
     Each worker is sent its next trial while it runs the current one (`AHEAD` extra), so
     a worker that finishes starts the next trial at once, without waiting for the
-    coordinator."""
+    coordinator. A trial called off before it starts is skipped by its worker; one called
+    off while it runs is stopped by restarting its worker."""
 
     name = "local"
     AHEAD = 1
@@ -159,6 +165,7 @@ class LocalBackend(Backend):
         self._gpus_per_trial = gpus_per_trial
         self._workers: list[_Worker] = []
         self._owner: dict[str, _Worker] = {}
+        self._called_off: dict[str, TrialResult] = {}
         self._pending: list[Event] = []
 
     def start(self) -> None:
@@ -184,6 +191,7 @@ class LocalBackend(Backend):
                  worker.name], pass_fds=[theirs.fileno()], env=env, start_new_session=True,
                 preexec_fn=die_with_parent if sys.platform == "linux" else None)
         worker.conn = multiprocessing.connection.Connection(ours.detach())
+        worker.running = None
         for spec in worker.specs:
             self._send(worker, spec)
 
@@ -207,8 +215,12 @@ class LocalBackend(Backend):
         ready = set(multiprocessing.connection.wait([w.conn for w in self._workers],
                                                     0 if events else timeout))
         for worker in self._workers:
-            if worker.conn in ready and not self._drain(worker, events):
-                self._replace(worker, events, self._exit_message(worker))
+            if worker.conn not in ready:
+                continue
+            if not self._drain(worker, events):
+                self._restart(worker, events, self._exit_message(worker))
+            elif worker.running in self._called_off:  # the skip came after it started
+                self._restart(worker, events)
         return events
 
     def _drain(self, worker: _Worker, events: list[Event]) -> bool:
@@ -216,17 +228,26 @@ class LocalBackend(Backend):
         try:
             while worker.conn.poll():
                 event = worker.conn.recv()
-                if isinstance(event, Finished):
-                    self._forget(event.key)
+                if isinstance(event, Started):
+                    worker.running = event.key
+                elif isinstance(event, Finished):
+                    event = self._finished(event)
+                    if worker.running == event.key:
+                        worker.running = None
                 events.append(event)
         except (EOFError, OSError):
             return False
         return True
 
-    def _forget(self, key: str) -> None:
-        worker = self._owner.pop(key, None)
+    def _finished(self, event: Finished) -> Finished:
+        """Forget a trial that ended; a skipped one ends as it was called off."""
+        called_off = self._called_off.pop(event.key, None)
+        worker = self._owner.pop(event.key, None)
         if worker is not None:
-            worker.specs = [s for s in worker.specs if s.key != key]
+            worker.specs = [s for s in worker.specs if s.key != event.key]
+        if event.result == _SKIPPED and called_off is not None:
+            return Finished(event.key, called_off, event.time)
+        return event
 
     def _exit_message(self, worker: _Worker) -> str:
         try:
@@ -238,22 +259,27 @@ class LocalBackend(Backend):
                else f"exited with code {code}")
         return f"worker process {how} during the trial"
 
-    def _replace(self, worker: _Worker, events: list[Event], message: str,
-                 outcome: Outcome = Outcome.FAILED) -> None:
-        """The worker is gone: its current trial ends with `outcome`; a fresh worker
-        takes over the trials that were waiting for it."""
-        worker.process.wait()
-        if worker.specs:
-            key = worker.specs[0].key
-            self._forget(key)
-            events.append(Finished(key, TrialResult(outcome, error=message), time.time()))
+    def _restart(self, worker: _Worker, events: list[Event], died: str | None = None) -> None:
+        """Stop the worker (if `died` is None) and start a fresh one for its waiting specs.
+        The trial it was running ends: as called off, FAILED with `died`, or LOST when it
+        was only stopped along with another."""
+        if died is None:
+            self._kill(worker)
+            worker.process.wait()
+            self._drain(worker, events)
+        key = worker.running or (worker.specs[0].key if died and worker.specs else None)
+        if key is not None and key in self._owner:
+            result = self._called_off.get(key) or (
+                TrialResult(Outcome.FAILED, error=died) if died
+                else TrialResult(Outcome.LOST, error="stopped with its worker"))
+            events.append(self._finished(Finished(key, result, time.time())))
         worker.conn.close()
         self._spawn(worker)
 
     def answer(self, key: str, prune: bool) -> None:
         worker = self._owner.get(key)
         if worker is not None:
-            self._send(worker, prune)
+            self._send(worker, (_ANSWER, key, prune))
 
     def _kill(self, worker: _Worker) -> None:
         """SIGKILL the worker and every process it started (they share its group)."""
@@ -266,19 +292,15 @@ class LocalBackend(Backend):
         worker = self._owner.get(key)
         if worker is None:
             return
-        if worker.specs[0].key != key:  # still waiting: the worker will skip it
-            self._forget(key)
-            self._send(worker, (_SKIP, key))
-            self._pending.append(Finished(key, TrialResult(outcome, error=message), time.time()))
-            return
-        self._kill(worker)
-        worker.process.wait()
-        self._drain(worker, self._pending)
-        if self._owner.get(key) is worker:  # it had not finished on its own before the kill
-            self._replace(worker, self._pending, message, outcome)
+        self._called_off[key] = TrialResult(outcome, error=message)
+        if not self._drain(worker, self._pending):
+            return  # it died: poll() replaces it and ends its trial
+        if key not in self._owner:
+            return  # it ended on its own meanwhile: its real result stands
+        if worker.running == key:
+            self._restart(worker, self._pending)
         else:
-            worker.conn.close()
-            self._spawn(worker)
+            self._send(worker, (_SKIP, key))
 
     def shutdown(self) -> None:
         for worker in self._workers:
@@ -293,6 +315,7 @@ class LocalBackend(Backend):
                 worker.process.wait()
         self._workers.clear()
         self._owner.clear()
+        self._called_off.clear()
 
 
 if __name__ == "__main__":

@@ -206,3 +206,17 @@ def test_store_is_intact_after_a_sweep(project, make_config):
     sweeps.run(make_config("sample_objectives:quick"))
     with sqlite3.connect(Path("runs", "tracking.db")) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_the_time_budget_stops_trials_sent_ahead_to_busy_workers(project, make_config,
+                                                                  monkeypatch):
+    monkeypatch.setenv("SAMPLE_SLEEP", "2")
+    config = make_config("sample_objectives:slow", budget={"trials": 10, "timeout": 1},
+                         execution={"workers": 1})
+    result = sweeps.run(config)
+    statuses = sorted(t.status.value for t in trials_of(result))
+    assert statuses == ["FINISHED", "KILLED"], statuses
+    killed = next(t for t in trials_of(result) if t.status is tracking.RunStatus.KILLED)
+    assert killed.run.data.tags[records.ERROR] == "not started: time budget used"
+    sweep = tracking.Client("runs").get_run(result.sweep_run_id)
+    assert sweep.data.tags[records.STOP_REASON] == "time budget used"

@@ -101,6 +101,12 @@ def test_interrupt_marks_the_sweep_killed_and_resume_finishes_it(project, make_c
     config = write_config(project, make_config)
     process = start_sweep(config)
     wait_for(lambda: finished_count() >= 2)
+    running = tracking.Client("runs").search_runs(
+        [tracking.Client("runs").get_experiment_by_name("test").experiment_id],
+        f"tags.`{records.ROLE}` = '{records.SWEEP}'")[0]
+    clash = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", running.info.run_id],
+                           capture_output=True, text=True, timeout=60)
+    assert clash.returncode == 2 and "is still running (process" in clash.stderr
     process.send_signal(signum)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
@@ -111,8 +117,11 @@ def test_interrupt_marks_the_sweep_killed_and_resume_finishes_it(project, make_c
     statuses = {t.status for t in records.load_trials(client, sweep)}
     assert tracking.RunStatus.RUNNING not in statuses
     before = finished_trials()
+    elsewhere = project / "elsewhere"  # resume works from any folder: the sweep knows its own
+    elsewhere.mkdir()
     resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", sweep.info.run_id,
-                              "--quiet"], capture_output=True, text=True, timeout=120,
+                              "--root", str(project / "runs"), "--quiet"], cwd=elsewhere,
+                             capture_output=True, text=True, timeout=120,
                              env={**os.environ, "SAMPLE_SLEEP": "0.25"})
     assert resumed.returncode == 0, resumed.stderr
     check_complete_sweep(before)
