@@ -304,8 +304,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if run.info.parent_run_id:
             children.setdefault(run.info.parent_run_id, []).append(run)
     tree = Tree(f"{experiment.name} ({len(runs)} runs)")
+    listed = {run.info.run_id for run in runs}
     for run in runs:
-        if run.info.parent_run_id and any(r.info.run_id == run.info.parent_run_id for r in runs):
+        if run.info.parent_run_id in listed:
             continue
         kids = children.get(run.info.run_id, [])
         label = f"{run.info.run_id}  {run.info.run_name}  {run.info.status.value}"
