@@ -27,10 +27,10 @@ def write_config(project: Path, make_config) -> Path:
     return path
 
 
-def start_sweep(config: Path, *extra: str) -> subprocess.Popen:
+def start_sweep(config: Path, *extra: str, sleep: float = 0.25) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sweeps.cli", "run", str(config), "--quiet",
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SAMPLE_SLEEP": "0.25"})
+                            env={**os.environ, "SAMPLE_SLEEP": str(sleep)})
 
 
 def finished_count() -> int:
@@ -99,7 +99,7 @@ def test_kill_9_at_several_moments_then_resume(project, make_config):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_marks_the_sweep_killed_and_resume_finishes_it(project, make_config, signum):
     config = write_config(project, make_config)
-    process = start_sweep(config)
+    process = start_sweep(config, sleep=1.0)  # slow enough to still run after the checks below
     wait_for(lambda: finished_count() >= 2)
     running = tracking.Client("runs").search_runs(
         [tracking.Client("runs").get_experiment_by_name("test").experiment_id],
