@@ -32,7 +32,7 @@ CONFIG_ARTIFACT = "sweep/config.json"
 # on each trial (child) run
 NUMBER, ATTEMPT, PARAMS = "trial.number", "trial.attempt", "trial.params"
 WORKER, HOST, NODE, GPUS = "trial.worker", "trial.host", "trial.node_id", "trial.gpu_ids"
-QUEUE_WAIT, RUN_SECONDS, SUBMITTED = "trial.queue_wait_s", "trial.run_s", "trial.submitted_at"
+QUEUE_WAIT, RUN_SECONDS = "trial.queue_wait_s", "trial.run_s"
 ERROR, RETRY_OF, LOST = "trial.error", "trial.retry_of", "trial.lost"
 TRACEBACK_ARTIFACT = "error/traceback.txt"
 

@@ -20,10 +20,6 @@ class RunStatus(str, enum.Enum):
     KILLED = "KILLED"
     PRUNED = "PRUNED"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self is not RunStatus.RUNNING
-
     @classmethod
     def parse(cls, value: str | RunStatus) -> RunStatus:
         """`RunStatus.parse("finished")` -> RunStatus.FINISHED; unknown names raise
