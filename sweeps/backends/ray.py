@@ -266,6 +266,7 @@ class RayBackend(Backend):
                   f"resources {self._request}; running {self._size}, not "
                   f"{self._workers}", file=sys.stderr)
         self._last_resize = time.monotonic()
+        self._define_actor()  # the actors boot while the coordinator sets up the sweep
 
     def _connect(self, ray: Any) -> None:
         if ray.is_initialized():
@@ -336,13 +337,9 @@ class RayBackend(Backend):
         return _Slot(name, self._actor_class.remote(name, self._root if self._ship else None))
 
     def free_slots(self) -> int:
-        if self._actor_class is None:
-            return self._size
         return sum(1 for s in self._slots if s.key is None)
 
     def submit(self, spec: TrialSpec) -> None:
-        if self._actor_class is None:
-            self._define_actor()
         spec = replace(spec, artifacts_travel=True, max_artifact_bytes=self._max_artifact_bytes)
         slot = next(s for s in self._slots if s.key is None)
         slot.key = spec.key
@@ -371,8 +368,6 @@ class RayBackend(Backend):
         """Match the slots to what the live nodes hold: grow when nodes join; shrink when
         they left, first idle slots, then trials still waiting for a place (LOST)."""
         self._last_resize = time.monotonic()
-        if self._actor_class is None:
-            return []
         size = self._fit_size()
         while len(self._slots) < size:
             self._slots.append(self._new_slot())
