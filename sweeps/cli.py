@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -100,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_root(export)
 
     ui = commands.add_parser("ui", help="browse runs in the browser (127.0.0.1 only by default)")
-    ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--port", type=_port, default=5000)
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--allow-edits", action="store_true",
                     help="allow editing notes and tags from the browser")
@@ -137,9 +138,25 @@ def _error(message: str) -> None:
 # -- helpers -----------------------------------------------------------------------------
 
 def _client(root: str | None, config: Any = None) -> Any:
+    """A client of an existing store (commands that only read never create one)."""
     from sweeps.api import tracking_root
     from tracking import Client
-    return Client(tracking_root(root, config))
+    from tracking.client import resolve_tracking_uri
+    from tracking.store.sqlite import DB_FILENAME
+    folder = resolve_tracking_uri(tracking_root(root, config))
+    if not os.path.isfile(os.path.join(folder, DB_FILENAME)):
+        raise SweepsError(f"no tracking store at {folder} (run a sweep first, or pass --root)")
+    return Client(folder)
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 1 to 65535 (got {value})")
+    return value
 
 
 def _overrides(args: argparse.Namespace) -> list[str]:
@@ -232,14 +249,13 @@ def _summary(result: Any, config: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeps import records
     from sweeps.api import resolve_config
-    from sweeps.errors import SweepError
     config = resolve_config(args.config, _overrides(args))
     resume = None
     if args.resume:
         try:
             resume = records.find_sweep(_client(args.root, config), config.experiment,
                                         unfinished=True).info.run_id
-        except SweepError:
+        except SweepsError:
             console.print(f"No unfinished sweep of {config.experiment}; starting a new one.")
     return _run_sweep(config, args.root, resume, args.no_report, args.quiet)
 

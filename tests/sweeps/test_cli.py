@@ -102,3 +102,15 @@ def test_an_objective_that_cannot_be_imported_stops_before_any_trial(tmp_path, c
     result = sweeps_cli("run", str(config_file), "--root", str(tmp_path / "store"),
                         cwd=elsewhere)
     one_line_error(result, "cannot find module 'sample_objectives'")
+
+
+def test_reading_commands_never_create_a_store(tmp_path):
+    for args in (["ls"], ["show", "abc"], ["report", "x"], ["export", "x"], ["resume", "x"]):
+        result = sweeps_cli(*args, "--root", str(tmp_path / "nothing"), cwd=tmp_path)
+        one_line_error(result, "no tracking store at")
+    assert not (tmp_path / "nothing").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "http"])
+def test_ui_port_must_be_a_port(tmp_path, port):
+    one_line_error(sweeps_cli("ui", "--port", port, cwd=tmp_path), "--port")
