@@ -211,6 +211,12 @@ class _Dir:
             os.close(self.fd)
             self.fd = None
 
+    def __enter__(self) -> _Dir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _makedirs_private(path: str) -> None:
     """Create `path` and any missing parents with mode 0o700; existing folders are left as is."""
@@ -380,14 +386,8 @@ def write_artifact(run_dir: Path, relative_file: str, data: bytes | str) -> str:
     parent_rel, name = _split(rel)
     root = _open_root(run_dir, create=True)
     assert root is not None
-    try:
-        folder = _walk(root, parent_rel, create=True)
-        try:
-            _write_file(folder, name, lambda out: out.write(payload))
-        finally:
-            folder.close()
-    finally:
-        root.close()
+    with root, _walk(root, parent_rel, create=True) as folder:
+        _write_file(folder, name, lambda out: out.write(payload))
     return rel
 
 
@@ -415,24 +415,16 @@ def log_artifact(
     resolve_in_run(run_dir, rel)
     root = _open_root(run_dir, create=True)
     assert root is not None
-    try:
+    with root:
         _copy_file(root, base, name, source)
-    finally:
-        root.close()
     return rel
 
 
 def _copy_file(root: _Dir, parent_rel: str, name: str, local: str) -> None:
     """Copy the local file into the folder `parent_rel` (made if missing) under `root`."""
-    stream = _open_regular(local, None, follow=True, shown=local)
-    try:
-        folder = _walk(root, parent_rel, create=True)
-        try:
-            _copy_into(folder, name, stream)
-        finally:
-            folder.close()
-    finally:
-        stream.close()
+    with _open_regular(local, None, follow=True, shown=local) as stream, \
+            _walk(root, parent_rel, create=True) as folder:
+        _copy_into(folder, name, stream)
 
 
 def log_artifacts(
@@ -480,14 +472,12 @@ def log_artifacts(
 
     root = _open_root(run_dir, create=True)
     assert root is not None
-    try:
+    with root:
         _walk(root, base, create=True).close()
         for folder_rel in folders:
             _walk(root, folder_rel, create=True).close()
         for rel, local in files:
             _copy_file(root, *_split(rel), local)
-    finally:
-        root.close()
     return sorted(rel for rel, _ in files)
 
 
@@ -506,35 +496,25 @@ def list_artifacts(run_dir: Path, path: str | None = None) -> list[FileInfo]:
     root = _open_root(run_dir, create=False)
     if root is None:
         return []
-    try:
+    with root:
         try:
             folder = _walk(root, rel, create=False)
         except (NotFoundError, _NotAFolder):
             return []
-        try:
+        with folder:
             infos = [
                 FileInfo(f"{rel}/{name}" if rel else name, is_dir, None if is_dir else size)
                 for name, is_dir, size in _entries(folder)
             ]
-        finally:
-            folder.close()
-    finally:
-        root.close()
     return sorted(infos, key=lambda info: info.path)
 
 
 def _copy_tree(src: _Dir, dst: _Dir) -> None:
     for name, is_dir, _ in _entries(src):
         if is_dir:
-            src_child = _child(src, name, create=False)
-            try:
-                dst_child = _child(dst, name, create=True)
-                try:
-                    _copy_tree(src_child, dst_child)
-                finally:
-                    dst_child.close()
-            finally:
-                src_child.close()
+            with _child(src, name, create=False) as src_child, \
+                    _child(dst, name, create=True) as dst_child:
+                _copy_tree(src_child, dst_child)
         else:
             arg, dir_fd = src.at(name)
             shown = f"{src.rel}/{name}" if src.rel else name
@@ -561,47 +541,38 @@ def download_artifacts(run_dir: Path, path: str | None, dst_path: str | os.PathL
             raise NotFoundError(f"artifact {rel!r} does not exist (the run has no artifacts)")
         _makedirs_private(destination)
         return destination
-    dst_root = None
-    try:
-        parent_rel, name = _split(rel)
+    parent_rel, name = _split(rel)
+    with root:
         try:
             src_parent = _walk(root, parent_rel, create=False)
         except _NotAFolder:
             raise NotFoundError(f"artifact {rel!r} does not exist") from None
-        try:
+        with src_parent:
             dst_root = _open_root(destination, create=True)
             assert dst_root is not None
-            if not rel:
-                _copy_tree(src_parent, dst_root)
-                return destination
-            arg, dir_fd = src_parent.at(name)
-            try:
-                st = os.stat(arg, dir_fd=dir_fd, follow_symlinks=False)
-            except FileNotFoundError:
-                raise NotFoundError(f"artifact {rel!r} does not exist") from None
-            if stat.S_ISLNK(st.st_mode):
-                raise _link_error(rel)
-            dst_parent = _walk(dst_root, parent_rel, create=True)
-            try:
-                if stat.S_ISDIR(st.st_mode):
-                    src_dir = _child(src_parent, name, create=False)
-                    try:
-                        dst_dir = _child(dst_parent, name, create=True)
-                        try:
-                            _copy_tree(src_dir, dst_dir)
-                        finally:
-                            dst_dir.close()
-                    finally:
-                        src_dir.close()
-                else:
-                    stream = _open_regular(arg, dir_fd, follow=False, shown=rel)
-                    _copy_into(dst_parent, name, stream)
-            finally:
-                dst_parent.close()
-            return os.path.join(destination, *rel.split("/"))
-        finally:
-            src_parent.close()
-    finally:
-        root.close()
-        if dst_root is not None:
-            dst_root.close()
+            with dst_root:
+                return _download(src_parent, dst_root, rel, parent_rel, name, destination)
+
+
+def _download(src_parent: _Dir, dst_root: _Dir, rel: str, parent_rel: str, name: str,
+              destination: str) -> str:
+    """The copying part of `download_artifacts`, with both folders open."""
+    if not rel:
+        _copy_tree(src_parent, dst_root)
+        return destination
+    arg, dir_fd = src_parent.at(name)
+    try:
+        st = os.stat(arg, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        raise NotFoundError(f"artifact {rel!r} does not exist") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise _link_error(rel)
+    with _walk(dst_root, parent_rel, create=True) as dst_parent:
+        if stat.S_ISDIR(st.st_mode):
+            with _child(src_parent, name, create=False) as src_dir, \
+                    _child(dst_parent, name, create=True) as dst_dir:
+                _copy_tree(src_dir, dst_dir)
+        else:
+            _copy_into(dst_parent, name,
+                       _open_regular(arg, dir_fd, follow=False, shown=rel))
+    return os.path.join(destination, *rel.split("/"))
