@@ -1,9 +1,11 @@
 """Write and search speed of the tracking store, against the targets in the issue.
 
-    python benchmarks/tracking_write.py            # the table
+    python benchmarks/tracking_write.py            # the table, on a SQLite store
     python benchmarks/tracking_write.py --profile  # and a cProfile of each case
+    python benchmarks/tracking_write.py --uri postgresql://me@localhost/bench  # any store
 
-Everything is written to a temporary folder that is removed afterwards.
+Without --uri everything is written to a temporary folder that is removed afterwards; with
+it, experiments with fresh names are added to that store (and left there).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import random
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,25 +30,25 @@ PARAMS = 100
 SEARCH_RUNS, SEARCH_PARAMS, SEARCH_METRICS = 1_000, 20, 5
 
 
-def individual_log_metric(root: Path) -> float:
+def individual_log_metric(uri: str, name: str) -> float:
     """points/s: 2,000 tracking.log_metric calls with steps, end_run's flush included."""
-    tracking.set_tracking_uri(root / "individual")
-    tracking.set_experiment("bench")
+    tracking.set_tracking_uri(uri)
+    tracking.set_experiment(f"{name}-individual")
     run = tracking.start_run(capture_environment=False)
     began = time.perf_counter()
     for step in range(INDIVIDUAL_POINTS):
         tracking.log_metric("loss", 1.0 / (step + 1), step=step)
     tracking.end_run()
     elapsed = time.perf_counter() - began
-    history = Client(root / "individual").get_metric_history(run.info.run_id, "loss")
+    history = Client(uri).get_metric_history(run.info.run_id, "loss")
     assert len(history) == INDIVIDUAL_POINTS
     return INDIVIDUAL_POINTS / elapsed
 
 
-def batched_log_batch(root: Path) -> float:
+def batched_log_batch(uri: str, name: str) -> float:
     """points/s: one Client.log_batch of 10,000 points."""
-    client = Client(root / "batch")
-    run_id = client.create_run(client.create_experiment("bench")).info.run_id
+    client = Client(uri)
+    run_id = client.create_run(client.create_experiment(f"{name}-batch")).info.run_id
     now = int(time.time() * 1000)
     points = [Metric(f"m{i % 10}", random.random(), now, i // 10) for i in range(BATCH_POINTS)]
     began = time.perf_counter()
@@ -55,9 +58,10 @@ def batched_log_batch(root: Path) -> float:
     return BATCH_POINTS / elapsed
 
 
-def log_params(root: Path) -> float:
+def log_params(uri: str, name: str) -> float:
     """seconds: tracking.log_params of 100 params."""
-    tracking.set_tracking_uri(root / "params")
+    tracking.set_tracking_uri(uri)
+    tracking.set_experiment(f"{name}-params")
     with tracking.start_run(capture_environment=False) as run:
         params = {f"param_{i}": i * 0.5 for i in range(PARAMS)}
         began = time.perf_counter()
@@ -67,9 +71,9 @@ def log_params(root: Path) -> float:
     return elapsed
 
 
-def build_search_store(root: Path) -> None:
-    client = Client(root / "search")
-    experiment_id = client.create_experiment("search")
+def build_search_store(uri: str, name: str) -> None:
+    client = Client(uri)
+    experiment_id = client.create_experiment(f"{name}-search")
     rng = random.Random(0)
     for i in range(SEARCH_RUNS):
         run_id = client.create_run(experiment_id, run_name=f"run-{i}").info.run_id
@@ -82,11 +86,11 @@ def build_search_store(root: Path) -> None:
         client.set_terminated(run_id)
 
 
-def search(root: Path) -> float:
+def search(uri: str, name: str) -> float:
     """seconds: fluent search_runs over 1,000 runs x 20 params x 5 metrics, to a DataFrame."""
-    tracking.set_tracking_uri(root / "search")
+    tracking.set_tracking_uri(uri)
     began = time.perf_counter()
-    frame = tracking.search_runs(experiment_names=["search"],
+    frame = tracking.search_runs(experiment_names=[f"{name}-search"],
                                  filter_string="params.model = 'rf' and metrics.metric_0 > 0.1",
                                  order_by=["metrics.metric_1 DESC"])
     elapsed = time.perf_counter() - began
@@ -94,7 +98,7 @@ def search(root: Path) -> float:
     return elapsed
 
 
-CASES: list[tuple[str, Callable[[Path], float], str, float, bool]] = [
+CASES: list[tuple[str, Callable[[str, str], float], str, float, bool]] = [
     # name, function, unit, target, higher is better
     ("log_metric x 2,000 (fluent, with end_run)", individual_log_metric, "points/s", 50_000, True),
     ("log_batch of 10,000 points", batched_log_batch, "points/s", 300_000, True),
@@ -107,27 +111,32 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", action="store_true", help="print a cProfile of each case")
     parser.add_argument("--repeat", type=int, default=3, help="best of N runs (default 3)")
+    parser.add_argument("--uri", help="the store to measure (default: a temporary SQLite "
+                        "folder); anything tracking.set_tracking_uri takes")
     args = parser.parse_args()
     failed = False
     rows = []
     with tempfile.TemporaryDirectory(prefix="tracking-bench-") as tmp:
-        build_search_store(Path(tmp, "shared"))
+        uri = args.uri or str(Path(tmp, "store"))
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        build_search_store(uri, prefix)
         for name, function, unit, target, higher in CASES:
             results = []
             for attempt in range(args.repeat):
-                root = Path(tmp, "shared") if function is search else Path(tmp, f"{attempt}")
+                run_name = prefix if function is search else f"{prefix}-{attempt}"
                 if args.profile and attempt == 0:
                     profile = cProfile.Profile()
                     profile.enable()
-                    function(Path(tmp, "profiled") if function is not search else root)
+                    function(uri, prefix if function is search else f"{prefix}-profiled")
                     profile.disable()
                     print(f"--- {name}")
                     pstats.Stats(profile).sort_stats("cumulative").print_stats(15)
-                results.append(function(root))
+                results.append(function(uri, run_name))
             best = max(results) if higher else min(results)
             ok = best >= target if higher else best <= target
             failed |= not ok
             rows.append((name, best, unit, target, higher, ok))
+    print(f"store: {uri if args.uri else 'SQLite, in a temporary folder'}")
     print(f"{'case':45} {'result':>14} {'target':>14}  verdict")
     for name, best, unit, target, higher, ok in rows:
         shown = f"{best:,.0f} {unit}" if unit != "s" else f"{best:.4f} s"

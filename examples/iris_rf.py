@@ -6,11 +6,8 @@ It logs through the fluent `tracking` API, so the same code works alone
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 
-import joblib
 import plotly.graph_objects as go
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
@@ -31,10 +28,8 @@ def train(params: dict) -> dict:
         tracking.log_metric("fold_accuracy", float(score), step=fold)
     model.fit(data.data, data.target)
     fit_seconds = time.perf_counter() - started
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "model.joblib")
-        joblib.dump(model, path)
-        tracking.log_artifact(path, "models")
+    # MLflow's model format (skops): loadable as runs:/<run_id>/model, and by `sweeps promote`
+    tracking.sklearn.log_model(model, name="model", input_example=data.data[:3])
     figure = go.Figure(go.Bar(x=data.feature_names, y=model.feature_importances_))
     figure.update_layout(title="Feature importance")
     tracking.log_figure(figure, "plots/feature_importance.json")

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sweeps import records
 from sweeps.backends import make_backend
+from sweeps.budget import Progress
 from sweeps.config import SweepConfig, load_config, parse_config
-from sweeps.coordinator import Coordinator, Progress
-from tracking import Client
+from sweeps.coordinator import Coordinator
+from sweeps.errors import SweepError
+from sweeps.promote import Promotion, promote
+from tracking import Client, TrackingError
 
 if TYPE_CHECKING:
     import pandas
@@ -35,6 +38,8 @@ class SweepResult:
     best_values: list[float] | None
     report_path: str | None
     tracking_uri: str
+    error: str | None = None  # why a FAILED sweep failed (its stop reason)
+    promotion: Promotion | None = None  # what the config's `register:` registered
 
     @property
     def best_value(self) -> float | None:
@@ -66,13 +71,16 @@ def shortcut_overrides(**shortcuts: Any) -> list[str]:
 
 
 def resolve_config(config: SweepConfig | str | os.PathLike | Mapping[str, Any],
-                   overrides: Sequence[str] = ()) -> SweepConfig:
+                   overrides: Sequence[str] = (), *, format: str | None = None
+                   ) -> SweepConfig:
+    """A validated config from a config, a mapping or a file (`format`: see
+    `sweeps.config.parse_config`)."""
     if isinstance(config, SweepConfig):
         return parse_config(config.to_dict(), source=config.source, overrides=overrides) \
             if overrides else config
     if isinstance(config, Mapping):
-        return parse_config(config, overrides=overrides)
-    return load_config(config, overrides)
+        return parse_config(config, overrides=overrides, format=format)
+    return load_config(config, overrides, format=format)
 
 
 def tracking_root(explicit: str | os.PathLike | None, config: SweepConfig | None = None) -> str:
@@ -96,15 +104,25 @@ def run(config: SweepConfig | str | os.PathLike | Mapping[str, Any], *,
     coordinator = Coordinator(config, client=client, backend=make_backend(config),
                               resume=resume, on_progress=on_progress)
     report_path = None
+    promotion = None
     try:
         sweep_id = coordinator.run()
+        if config.register is not None and coordinator.best()[0] is not None:
+            try:
+                promotion = promote(client, sweep_id, name=config.register.name,
+                                    alias=config.register.alias,
+                                    model_path=config.register.model_path)
+            except (SweepError, TrackingError) as e:  # the sweep stands: say why
+                warnings.warn(f"register: {e}", stacklevel=2)
     finally:
         if (config.report_enabled if report is None else report) and coordinator.sweep_run_id:
-            from sweeps.report import write_report
-            report_path = str(write_report(client, [coordinator.sweep_run_id],
-                                           Path(config.report_path or
-                                                f"reports/{config.experiment}.html")))
+            from sweeps.report import write_sweep_report
+            report_path = str(write_sweep_report(client, coordinator.sweep_run_id,
+                                                 config.report_path))
     number, values, params = coordinator.best()
-    status = client.get_run(sweep_id).info.status.value
+    sweep = client.get_run(sweep_id)
+    status = sweep.info.status.value
+    stop_reason = records.SweepRecord.from_run(sweep).stop_reason
+    error = (stop_reason or None) if status == "FAILED" else None
     return SweepResult(sweep_id, config.experiment, status, number, params, values,
-                       report_path, client.tracking_uri)
+                       report_path, client.tracking_uri, error, promotion)

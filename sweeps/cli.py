@@ -1,4 +1,5 @@
-"""The `sweeps` command: run | resume | validate | ls | show | report | export | ui.
+"""The `sweeps` command: run | resume | validate | ls | show | report | suggest | export |
+import | ui | promote | models (ls | show | alias | history).
 
 Every error is one line on stderr and exit code 2; an interrupted sweep exits 130.
 """
@@ -7,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -21,8 +21,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from sweeps.errors import SweepsError
+from tracking import RunStatus
 
 console = Console(markup=False, emoji=False, highlight=False)
+MIN_ID_PREFIX = 6  # shortest run-id prefix accepted for a run
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,6 +59,12 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="shortcut for execution.ray.address")
 
 
+def _add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("sweepbook", "wandb"),
+                        help="the config's format (default: a W&B sweep file is found by its "
+                             "keys: method and parameters, no objective)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sweeps", description="Hyperparameter sweeps with tracking.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -64,14 +72,21 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a sweep from a YAML config")
     run.add_argument("config", help="path to the sweep config (YAML)")
     _add_overrides(run)
+    _add_format(run)
+    run.add_argument("--count", type=_positive_int, dest="trials",
+                     help="as W&B's agent --count: the same as --trials")
     run.add_argument("--resume", action="store_true",
-                     help="continue the latest unfinished sweep of the config's experiment")
+                     help="continue the latest sweep of the config's experiment (refused when "
+                          "it finished, unless --new)")
+    run.add_argument("--new", action="store_true",
+                     help="with --resume: start a new sweep when the latest one finished")
     run.add_argument("--no-report", action="store_true", help="do not write the HTML report")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_root(run)
 
     resume = commands.add_parser("resume", help="continue an interrupted sweep")
-    resume.add_argument("sweep", help="sweep run id (or experiment name: its latest sweep)")
+    resume.add_argument("sweep", help="sweep run id, id prefix or name (or experiment name: "
+                                      "its latest unfinished sweep)")
     resume.add_argument("--no-report", action="store_true")
     resume.add_argument("--quiet", action="store_true")
     _add_root(resume)
@@ -79,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a config and show it resolved")
     validate.add_argument("config")
     _add_overrides(validate)
+    _add_format(validate)
 
     ls = commands.add_parser("ls", help="list experiments, or the runs of one")
     ls.add_argument("experiment", nargs="?")
@@ -87,18 +103,88 @@ def build_parser() -> argparse.ArgumentParser:
     _add_root(ls)
 
     show = commands.add_parser("show", help="show one run")
-    show.add_argument("run_id")
+    show.add_argument("run_id", metavar="RUN", help="run id, id prefix (6+ characters) or name")
     _add_root(show)
 
+    suggest = commands.add_parser(
+        "suggest", help="print a narrowed space: block for the next sweep, ready to paste")
+    suggest.add_argument("sweep", metavar="EXPERIMENT_OR_SWEEP",
+                         help="experiment name (its latest sweep), or sweep id, id prefix, name")
+    _add_root(suggest)
+
     report = commands.add_parser("report", help="write the HTML report of sweeps")
-    report.add_argument("sweeps", nargs="+", metavar="EXPERIMENT_OR_SWEEP_RUN_ID")
-    report.add_argument("-o", "--output", help="output file (default reports/<experiment>.html)")
+    report.add_argument("sweeps", nargs="+", metavar="EXPERIMENT_OR_SWEEP",
+                        help="experiment name (its latest sweep), or sweep id, id prefix, name")
+    report.add_argument("-o", "--output",
+                        help="output file (default reports/<experiment>/<sweep>-<id>.html, "
+                             "copied to reports/<experiment>.html for the latest sweep)")
     _add_root(report)
 
-    export = commands.add_parser("export", help="write a sweep's trials as CSV")
-    export.add_argument("sweep", metavar="EXPERIMENT_OR_SWEEP_RUN_ID")
-    export.add_argument("-o", "--output", help="output file (default: standard output)")
+    export = commands.add_parser(
+        "export", help="write a sweep's trials as CSV or Parquet, or copy them into MLflow")
+    export.add_argument("sweep", metavar="EXPERIMENT_OR_SWEEP")
+    export.add_argument("-o", "--output",
+                        help="output file; .parquet writes Parquet (default: CSV on stdout)")
+    export.add_argument("--format", choices=("wide", "long"), default="wide",
+                        help="wide: one row per trial; long: one row per metric point "
+                             "(run, key, step, timestamp, value)")
+    export.add_argument("--to", metavar="MLFLOW_URI",
+                        help="copy the sweep and its trials into MLflow: http://host:port, "
+                             "sqlite:///mlflow.db or file:/path/to/mlruns")
+    export.add_argument("--experiment", metavar="NAME",
+                        help="the MLflow experiment (default: the sweep's experiment name)")
+    export.add_argument("--to-optuna", metavar="STORAGE_URL",
+                        help="add the sweep's trials to an optuna study: sqlite:///optuna.db "
+                             "(any optuna RDB URL) or a journal file's path")
+    export.add_argument("--study", metavar="NAME",
+                        help="the optuna study (default: the sweep's name)")
     _add_root(export)
+
+    imports = commands.add_parser(
+        "import", help="copy MLflow experiments, or optuna studies as sweeps, into the store")
+    imports.add_argument("source", choices=("mlflow", "optuna"))
+    imports.add_argument("uri", metavar="URI",
+                         help="mlflow: http://host:port, sqlite:///mlflow.db or "
+                              "file:/path/to/mlruns; optuna: sqlite:///optuna.db (any optuna "
+                              "RDB URL) or a journal file's path")
+    imports.add_argument("--experiment", action="append", default=[], metavar="NAME",
+                         help="mlflow: an experiment to import (repeatable; default: every "
+                              "one)")
+    imports.add_argument("--study", action="append", default=[], metavar="NAME",
+                         help="optuna: a study to import, as a sweep in the experiment of "
+                              "that name (repeatable; default: every one)")
+    _add_root(imports)
+
+    promote = commands.add_parser(
+        "promote", help="register a sweep's best trial's model and set an alias on it")
+    promote.add_argument("sweep", metavar="EXPERIMENT_OR_SWEEP",
+                         help="experiment name (its latest sweep), or sweep id, id prefix, name")
+    promote.add_argument("--name", help="registered model name (default: the experiment's)")
+    promote.add_argument("--alias", default="champion", help="alias to set (default champion)")
+    promote.add_argument("--model-path", default="model",
+                         help="where the trial logged its model (default model)")
+    promote.add_argument("--trial", type=int, metavar="N",
+                         help="promote trial N instead of the best (needed for several "
+                              "objectives)")
+    promote.add_argument("--reason", help="why, kept in the alias history")
+    _add_root(promote)
+
+    models = commands.add_parser("models", help="the model registry: ls | show | alias | history")
+    verbs = models.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    _add_root(verbs.add_parser("ls", help="list registered models"))
+    models_show = verbs.add_parser("show", help="a registered model and its versions")
+    models_show.add_argument("name")
+    _add_root(models_show)
+    alias = verbs.add_parser("alias", help="point an alias at a version (moves it if set)")
+    alias.add_argument("name")
+    alias.add_argument("alias")
+    alias.add_argument("version")
+    alias.add_argument("--reason", help="why, kept in the alias history")
+    _add_root(alias)
+    history = verbs.add_parser("history", help="every alias move of a registered model")
+    history.add_argument("name")
+    history.add_argument("--alias", help="only this alias")
+    _add_root(history)
 
     ui = commands.add_parser("ui", help="browse runs in the browser (127.0.0.1 only by default)")
     ui.add_argument("--port", type=_port, default=5000)
@@ -116,9 +202,11 @@ def _interrupt(signum: int, frame: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # a polite kill stops a sweep like Ctrl-C
-    from tracking.errors import TrackingError
+    from tracking import TrackingError
     try:
-        return COMMANDS[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning
+            return COMMANDS[args.command](args)
     except (SweepsError, TrackingError) as e:
         _error(str(e))
         return 2
@@ -128,6 +216,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         _error(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "))
         return 2
+
+
+def _warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: Any = None, line: str | None = None) -> None:
+    """A warning as one line on stderr (a W&B file's notes, for one)."""
+    print("sweeps: warning: " + " ".join(str(message).split()), file=sys.stderr)
 
 
 def _error(message: str) -> None:
@@ -144,9 +238,64 @@ def _client(root: str | None, config: Any = None) -> Any:
     from tracking.client import resolve_tracking_uri
     from tracking.store.sqlite import DB_FILENAME
     folder = resolve_tracking_uri(tracking_root(root, config))
-    if not os.path.isfile(os.path.join(folder, DB_FILENAME)):
+    if "://" not in folder and not os.path.isfile(os.path.join(folder, DB_FILENAME)):
         raise SweepsError(f"no tracking store at {folder} (run a sweep first, or pass --root)")
-    return Client(folder)
+    return Client(folder)  # a database URI (PostgreSQL) is checked by opening it
+
+
+def find_run(client: Any, text: str, *, sweep: bool = False, unfinished: bool = False) -> Any:
+    """The run `text` names: a run id, a unique run-id prefix (>= 6 characters) or a run name.
+
+    With `sweep`, only sweeps match and an experiment name means its latest sweep (its latest
+    unfinished one with `unfinished`). No match or several matches raise one-line errors;
+    several list the candidates.
+
+        find_run(client, "3f9a2c")  # the run whose id starts with 3f9a2c
+    """
+    from sweeps import records
+    from tracking import NotFoundError
+    try:
+        return _checked(client.get_run(text), sweep)
+    except NotFoundError:
+        pass
+    if sweep and client.get_experiment_by_name(text) is not None:
+        return records.find_sweep(client, text, unfinished=unfinished)
+    quoted = text.replace("\\", "\\\\").replace("'", "\\'")
+    clauses = [f"attributes.run_name = '{quoted}'"]
+    if len(text) >= MIN_ID_PREFIX and text.isalnum():
+        clauses.append(f"attributes.run_id LIKE '{text}%'")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    found = client.search_runs(experiments, " OR ".join(clauses)) if experiments else []
+    if sweep:
+        found = [run for run in found if records.is_sweep(run)]
+    what = "sweep" if sweep else "run"
+    if not found:
+        short = len(text) < MIN_ID_PREFIX and text.isalnum()
+        raise SweepsError(f"no {what} with id, id prefix or name {text!r} in "
+                          f"{client.tracking_uri}" + (f" (an id prefix needs {MIN_ID_PREFIX}+ "
+                                                      "characters)" if short else ""))
+    if len(found) > 1:
+        listed = ", ".join(f"{run.info.run_id} ({run.info.run_name})" for run in found[:10])
+        more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+        raise SweepsError(f"{text!r} matches {len(found)} {what}s: {listed}{more}; give "
+                          "one of the ids")
+    return _checked(found[0], sweep)
+
+
+def _checked(run: Any, sweep: bool) -> Any:
+    from sweeps import records
+    if sweep and not records.is_sweep(run):
+        raise SweepsError(f"run {run.info.run_id} ({run.info.run_name}) is not a sweep")
+    return run
+
+
+def _preflight(config: Any) -> None:
+    """Print the config's notes (stderr) and check that its objective function imports."""
+    from sweeps.objectives import check_importable
+    for note in config.notes:
+        print("sweeps: note: " + note, file=sys.stderr)
+    if config.objective.callable:
+        check_importable(config.objective.callable, os.getcwd())
 
 
 def _port(text: str) -> int:
@@ -200,7 +349,7 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
     task = progress.add_task(escape(config.experiment), total=None, status="")
 
     def on_progress(p: Any) -> None:
-        status = (f"running {p.running}  pruned {p.pruned}  failed {p.failed}"
+        status = (f"running {p.running}  queued {p.queued}  pruned {p.pruned}  failed {p.failed}"
                   + (f"  best {p.best}" if p.best else ""))
         progress.update(task, completed=p.complete + p.pruned + p.failed, total=p.total,
                         status=status)
@@ -213,10 +362,13 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
         console.print(f"Interrupted. Resume with: sweeps resume {result.sweep_run_id}"
                       + (f" --root {root}" if root else ""))
         return 130
+    if result.status == "FAILED" and result.error:
+        _error(result.error)
     return 0 if result.status == "FINISHED" else 1
 
 
 def _summary(result: Any, config: Any) -> None:
+    from sweeps import records
     frame = result.trials
     metric = config.metrics[0]
     column = f"metrics.{metric.name}"
@@ -234,7 +386,7 @@ def _summary(result: Any, config: Any) -> None:
     console.print(table)
     counts = frame["status"].value_counts().to_dict() if len(frame) else {}
     console.print("Trials: " + ", ".join(f"{v} {k.lower()}" for k, v in counts.items()))
-    error_column = "tags.trial.error"
+    error_column = f"tags.{records.ERROR}"
     if error_column in frame.columns and frame[error_column].notna().any():
         common = frame[error_column].dropna().value_counts()
         console.print(f"Most common error ({common.iloc[0]}x): {common.index[0]}")
@@ -242,6 +394,8 @@ def _summary(result: Any, config: Any) -> None:
         console.print(f"Best: trial {result.best_trial}, {metric.name} = "
                       f"{_format(result.best_value)}")
     console.print(f"Store:  {result.tracking_uri}  (sweep run {result.sweep_run_id})")
+    if result.promotion is not None:
+        _promoted(result.promotion)
     if result.report_path:
         console.print(f"Report: {result.report_path}")
 
@@ -249,14 +403,25 @@ def _summary(result: Any, config: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from sweeps import records
     from sweeps.api import resolve_config
-    config = resolve_config(args.config, _overrides(args))
+    config = resolve_config(args.config, _overrides(args), format=args.format)
+    _preflight(config)
     resume = None
     if args.resume:
         try:
-            resume = records.find_sweep(_client(args.root, config), config.experiment,
-                                        unfinished=True).info.run_id
-        except SweepsError:
-            console.print(f"No unfinished sweep of {config.experiment}; starting a new one.")
+            latest = records.find_sweep(_client(args.root, config), config.experiment)
+        except SweepsError:  # no store, no experiment or no sweep yet
+            latest = None
+        if latest is None:
+            console.print(f"No sweep of {config.experiment} yet; starting a new one.")
+        elif latest.info.status is not RunStatus.FINISHED:  # FAILED, KILLED or cut off
+            resume = latest.info.run_id
+        elif not args.new:
+            raise SweepsError(f"the latest sweep of {config.experiment!r}, "
+                              f"{latest.info.run_name} ({latest.info.run_id}), finished: "
+                              "nothing to resume (add --new to start a new sweep)")
+        else:
+            console.print(f"The latest sweep of {config.experiment} finished; starting a new "
+                          "one (--new).")
     return _run_sweep(config, args.root, resume, args.no_report, args.quiet)
 
 
@@ -264,14 +429,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from sweeps import records
     from sweeps.config import parse_config
     client = _client(args.root)
-    sweep = records.find_sweep(client, args.sweep, unfinished=True)
-    path = client.artifact_dir(sweep.info.run_id) / records.CONFIG_ARTIFACT
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise SweepsError(f"sweep {sweep.info.run_id}: cannot read its stored config "
-                          f"({path}): {e}") from None
-    config = parse_config(stored, source=f"sweep {sweep.info.run_id}")
+    sweep = find_run(client, args.sweep, sweep=True, unfinished=True)
+    if sweep.info.status is RunStatus.FINISHED:
+        raise SweepsError(f"sweep {sweep.info.run_name} ({sweep.info.run_id}) finished: "
+                          "nothing to resume")
+    config = parse_config(records.read_config(client, sweep),
+                          source=f"sweep {sweep.info.run_id}")
     return _run_sweep(config, client.tracking_uri, sweep.info.run_id, args.no_report,
                       args.quiet)
 
@@ -280,7 +443,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     import yaml
 
     from sweeps.api import resolve_config
-    config = resolve_config(args.config, _overrides(args))
+    config = resolve_config(args.config, _overrides(args), format=args.format)
+    _preflight(config)
     console.print(yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
     table = Table(title="Search space")
     for name in ("param", "kind", "range"):
@@ -290,6 +454,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     console.print(table)
     size = config.space.grid_size()
     console.print(f"Grid points: {size if size is not None else 'infinite (continuous params)'}")
+    if config.objective.wandb is not None:
+        console.print(f"W&B command (macros expanded per trial): {config.objective.command}")
     return 0
 
 
@@ -346,17 +512,14 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
 def _best_text(sweep: Any) -> str:
     from sweeps import records
-    values = sweep.data.tags.get(records.BEST_VALUES)
-    if not values:
-        return ""
-    goals = records.metric_goals(sweep)
-    pairs = zip(goals, json.loads(values), strict=False)
+    record = records.SweepRecord.from_run(sweep)
+    pairs = zip(record.goals, record.best_values or [], strict=False)
     return ", ".join(f"{name}={_format(v)}" for (name, _), v in pairs)
 
 
 def cmd_show(args: argparse.Namespace) -> int:
     client = _client(args.root)
-    run = client.get_run(args.run_id)
+    run = find_run(client, args.run_id)
     info, data = run.info, run.data
     table = Table(title=f"Run {info.run_id}", show_header=False)
     table.add_column("field")
@@ -382,18 +545,50 @@ def cmd_show(args: argparse.Namespace) -> int:
     if files:
         console.print("Artifacts: " + ", ".join(f.path + ("/" if f.is_dir else "")
                                                 for f in files))
+    from sweeps import records
+    if records.is_sweep(run):
+        from sweeps.failures import group_failures
+        from sweeps.report.data import failed_attempts, load_sweep
+        attempts = failed_attempts(load_sweep(client, info.run_id))
+        groups = group_failures(attempts)
+        if groups:
+            failures = Table(title=f"Failures ({len(attempts)} attempts)")
+            for column in ("error", "first message", "trials (params)"):
+                failures.add_column(column)
+            for group in groups:
+                failures.add_row(group.title, group.example, "\n".join(
+                    f"{a.number}" + (f" (attempt {a.attempt})" if a.attempt > 1 else "")
+                    + ": " + ", ".join(f"{k}={_format(v)}" for k, v in a.params.items())
+                    for a in group.attempts))
+            console.print(failures)
     return 0
 
 
 # -- report / export / ui ----------------------------------------------------------------
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from sweeps.report import default_report_path, resolve_sweeps, write_report
+    from sweeps.report import default_report_path, write_report, write_sweep_report
     client = _client(args.root)
-    ids = resolve_sweeps(client, args.sweeps)
-    path = write_report(client, ids, Path(args.output) if args.output
-                        else default_report_path(client, ids))
+    ids = [find_run(client, name, sweep=True).info.run_id for name in args.sweeps]
+    if len(ids) == 1:
+        path = write_sweep_report(client, ids[0], args.output)
+    else:
+        path = write_report(client, ids, args.output or default_report_path(client, ids))
     console.print(f"Report: {path}")
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from sweeps.advice import boundary_warnings, space_yaml, suggest_space
+    from sweeps.report.data import load_sweep
+    client = _client(args.root)
+    data = load_sweep(client, find_run(client, args.sweep, sweep=True).info.run_id)
+    if not data.distributions:
+        raise SweepsError(f"sweep {data.run_id} has no recorded params to suggest from")
+    lines = [f"# from {data.label}: the top quartile's ranges, widened where the best "
+             "trials touch an edge"]
+    lines += [f"# {warning.message}" for warning in boundary_warnings(data)]
+    print("\n".join(lines) + "\n" + space_yaml(suggest_space(data)), end="")
     return 0
 
 
@@ -410,15 +605,94 @@ def _safe_cell(value: Any) -> Any:
 def cmd_export(args: argparse.Namespace) -> int:
     from sweeps import records
     client = _client(args.root)
-    sweep = records.find_sweep(client, args.sweep)
-    frame = client.search_runs_frame([sweep.info.experiment_id],
-                                     records.trial_filter(sweep.info.run_id))
-    frame = frame.map(_safe_cell)
-    if args.output:
-        frame.to_csv(args.output, index=False, quoting=csv.QUOTE_NONNUMERIC)
-        console.print(f"Wrote {len(frame)} trials to {args.output}")
+    sweep = find_run(client, args.sweep, sweep=True)
+    trials = client.search_runs([sweep.info.experiment_id],
+                                records.trial_filter(sweep.info.run_id))
+    if args.to_optuna:
+        from sweeps.optuna_compat import export_sweep
+        done = export_sweep(client, sweep, args.to_optuna, args.study)
+        console.print(f"Exported to {args.to_optuna} (study {done.experiment}): "
+                      f"{done.created} trials added")
+        return 0
+    if args.to:
+        return _export_to_mlflow(client, [sweep, *trials], args.to,
+                                 args.experiment or client.get_experiment(
+                                     sweep.info.experiment_id).name)
+    if args.format == "long":
+        import pandas as pd
+        frame = pd.DataFrame.from_records(
+            [(run_id, m.key, m.step, m.timestamp, m.value) for run_id, m in
+             client.get_metric_histories([t.info.run_id for t in trials])],
+            columns=["run", "key", "step", "timestamp", "value"])
     else:
-        frame.to_csv(sys.stdout, index=False, quoting=csv.QUOTE_NONNUMERIC)
+        from tracking.frames import runs_frame
+        frame = runs_frame(trials)
+    if args.output and args.output.endswith(".parquet"):
+        frame.to_parquet(args.output, index=False)
+    else:
+        frame = frame.map(_safe_cell)
+        frame.to_csv(args.output or sys.stdout, index=False, quoting=csv.QUOTE_NONNUMERIC)
+    if args.output:
+        what = "metric points" if args.format == "long" else "trials"
+        console.print(f"Wrote {len(frame)} {what} to {args.output}")
+    return 0
+
+
+def _transfer_progress(description: str) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    return Progress(TextColumn(description), BarColumn(), MofNCompleteColumn(),
+                    console=Console(stderr=True, markup=False, emoji=False, highlight=False))
+
+
+def _export_to_mlflow(client: Any, runs: list[Any], uri: str, experiment: str) -> int:
+    from sweeps.mlflow_bridge import connect, export_runs
+    target = connect(uri)
+    with _transfer_progress("export") as progress:
+        task = progress.add_task("export", total=len(runs))
+        done = export_runs(client, runs, target, experiment,
+                           progress=lambda n, total: progress.update(task, completed=n))
+    console.print(f"Exported to {uri} (experiment {done.experiment}): {done.created} runs "
+                  f"created, {done.updated} updated, {done.points} metric points added")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from sweeps.api import tracking_root
+    from sweeps.mlflow_bridge import connect, import_runs
+    from tracking import Client
+    if args.source == "optuna":
+        return _import_optuna(args)
+    source = connect(args.uri)
+    client = Client(tracking_root(args.root))
+    with _transfer_progress("import") as progress:
+        task = progress.add_task("import", total=None)
+        done = import_runs(client, source, args.experiment,
+                           progress=lambda n, total: progress.update(task, completed=n,
+                                                                     total=total))
+    client.flush()
+    for transfer in done:
+        console.print(f"Imported {transfer.experiment}: {transfer.created} runs created, "
+                      f"{transfer.updated} updated, {transfer.points} metric points added")
+    if not done:
+        console.print(f"No experiments at {args.uri}")
+    return 0
+
+
+def _import_optuna(args: argparse.Namespace) -> int:
+    from sweeps.api import tracking_root
+    from sweeps.optuna_compat import import_studies, open_storage
+    from tracking import Client
+    if args.experiment:
+        raise SweepsError("--experiment is for mlflow imports; name optuna studies with "
+                          "--study")
+    storage = open_storage(args.uri)  # checked before a store is made
+    done = import_studies(Client(tracking_root(args.root)), storage, args.study)
+    for transfer in done:
+        console.print(f"Imported study {transfer.experiment}: {transfer.created} runs "
+                      f"created, {transfer.updated} updated, {transfer.points} metric points "
+                      "added")
+    if not done:
+        console.print(f"No studies at {args.uri}")
     return 0
 
 
@@ -430,8 +704,72 @@ def cmd_ui(args: argparse.Namespace) -> int:
                  port=args.port, allow_edits=args.allow_edits)
 
 
+# -- the model registry ------------------------------------------------------------------
+
+def _promoted(promotion: Any) -> None:
+    console.print(f"Registered: {promotion.name} version {promotion.version} "
+                  f"@{promotion.alias} (trial {promotion.trial}, {promotion.model_uri})")
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from sweeps.promote import promote
+    client = _client(args.root)
+    sweep = find_run(client, args.sweep, sweep=True)
+    _promoted(promote(client, sweep.info.run_id, name=args.name, alias=args.alias,
+                      model_path=args.model_path, trial=args.trial, reason=args.reason))
+    return 0
+
+
+def _when(ms: int) -> str:
+    import datetime
+    return datetime.datetime.fromtimestamp(ms / 1000).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    client = _client(args.root)
+    if args.verb == "ls":
+        table = Table(title=f"Registered models in {client.tracking_uri}")
+        for name in ("name", "latest", "aliases", "updated", "description"):
+            table.add_column(name)
+        for model in client.search_registered_models():
+            table.add_row(model.name, str(model.latest_version or ""),
+                          ", ".join(f"{a}={v}" for a, v in model.aliases.items()),
+                          _when(model.last_updated_timestamp), model.description)
+        console.print(table)
+    elif args.verb == "show":
+        model = client.get_registered_model(args.name)
+        table = Table(title=f"{model.name}: versions" + (f" ({model.description})"
+                                                         if model.description else ""))
+        for name in ("version", "aliases", "created", "run", "source", "lineage"):
+            table.add_column(name)
+        from sweeps.promote import LINEAGE
+        quoted = model.name.replace("'", "''")
+        for version in client.search_model_versions(f"name = '{quoted}'"):
+            lineage = ", ".join(f"{k[len(LINEAGE):]}={v}" for k, v in version.tags.items()
+                                if k.startswith(LINEAGE))
+            table.add_row(str(version.version), ", ".join(version.aliases),
+                          _when(version.creation_timestamp), version.run_id or "",
+                          version.source, lineage)
+        console.print(table)
+    elif args.verb == "alias":
+        client.set_registered_model_alias(args.name, args.alias, args.version,
+                                          reason=args.reason)
+        console.print(f"{args.name}@{args.alias} -> version {args.version}")
+    else:
+        table = Table(title=f"Alias history of {args.name}")
+        for name in ("when", "alias", "from", "to", "by", "reason"):
+            table.add_column(name)
+        for move in client.get_alias_history(args.name, args.alias):
+            table.add_row(_when(move.timestamp), move.alias, str(move.from_version or "-"),
+                          str(move.to_version or "-"), move.user, move.reason)
+        console.print(table)
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate, "ls": cmd_ls,
-            "show": cmd_show, "report": cmd_report, "export": cmd_export, "ui": cmd_ui}
+            "show": cmd_show, "report": cmd_report, "suggest": cmd_suggest,
+            "export": cmd_export, "import": cmd_import, "ui": cmd_ui, "promote": cmd_promote,
+            "models": cmd_models}
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ read a string) and dates stay strings.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import enum
 import math
 import os
 import re
+import stat
 import string
 import unicodedata
 import warnings
@@ -30,21 +32,37 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from sweeps import search
-from sweeps.errors import ConfigError
+from sweeps.compat import wandb_config
+from sweeps.errors import ConfigError, short_repr
 from sweeps.space import MAX_GRID_SIZE, FloatParam, Space, freeze, thaw
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
 MAX_DEPTH = 100
 MAX_NAME_LENGTH = 250
+MAX_INT_DIGITS = 4300  # Python's own limit for turning an int into text
+MAX_INT_BITS = int(MAX_INT_DIGITS * math.log2(10))
 DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024**2  # per artifact file sent back from a remote worker
 DEFAULT_TRIALS = 20
 BACKENDS = ("local", "ray")
+FORMATS = ("sweepbook", "wandb")  # a W&B sweep file is found by its keys, or named
 
 _TOP_KEYS = ("experiment", "name", "objective", "metric", "metrics", "space", "sampler",
-             "pruner", "budget", "execution", "tracking", "report")
+             "pruner", "budget", "execution", "tracking", "report", "register")
+# keys of the top-level sections with fixed keys, by name: "trials" -> "budget.trials"
+_SECTION_KEYS = {
+    "budget": ("trials", "timeout", "max_failures"),
+    "execution": ("backend", "workers", "trial_timeout", "retries", "resources", "ray",
+                  "max_artifact_bytes"),
+    "tracking": ("uri",),
+    "report": ("path",),
+    "register": ("name", "alias", "model_path"),
+}
+_NESTED_KEYS = {key: f"{section}.{key}" for section, keys in _SECTION_KEYS.items()
+                for key in keys}
 _CALLABLE = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_ALIAS = re.compile(r"[\w\-]{1,255}")
 _DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(ms|s|m|h|d)?\s*")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _MEMORY = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*")
@@ -67,20 +85,24 @@ class Goal(enum.Enum):
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A metric the sweep optimizes."""
+    """A metric the sweep optimizes; once a finished trial reaches `target` (a single
+    metric only), no new trials start (W&B's ``metric.target``)."""
 
     name: str
     goal: Goal
+    target: float | None = None
 
 
 @dataclass(frozen=True)
 class ObjectiveSpec:
-    """What a trial runs: a ``module:function`` callable or a command line (exactly one)."""
+    """What a trial runs: a ``module:function`` callable or a command line (exactly one).
+    A W&B sweep's ``program``/``command`` is `wandb` (`command` then shows its template)."""
 
     callable: str | None
     command: str | None
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    wandb: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,8 +154,20 @@ class Execution:
 
 
 @dataclass(frozen=True)
+class RegisterSpec:
+    """`register:`: at the sweep's end, register the best trial's model at `model_path` as
+    a version of `name` (None: the experiment's name) and point `alias` at it."""
+
+    name: str | None = None
+    alias: str = "champion"
+    model_path: str = "model"
+
+
+@dataclass(frozen=True)
 class SweepConfig:
-    """A whole validated sweep config. `raw` is the input after overrides (frozen)."""
+    """A whole validated sweep config. `raw` is the input after overrides (frozen); `notes`
+    says what an override changed beyond its own key (options of a replaced pruner dropped);
+    `report_path` None means the default place, one file per sweep (see sweeps.report)."""
 
     experiment: str
     name: str | None
@@ -147,20 +181,27 @@ class SweepConfig:
     tracking_uri: str | None
     report_path: str | None
     report_enabled: bool
+    register: RegisterSpec | None = None
     source: str = field(default="<dict>", compare=False)
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    notes: tuple[str, ...] = field(default=(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Every resolved value, plain and JSON-able; `parse_config` reads it back."""
         objective: Any = self.objective.callable
-        if self.objective.command is not None:
+        if self.objective.wandb is not None:
+            objective = {"wandb": thaw(self.objective.wandb), "cwd": self.objective.cwd,
+                         "env": dict(self.objective.env)}
+        elif self.objective.command is not None:
             objective = {"command": self.objective.command, "cwd": self.objective.cwd,
                          "env": dict(self.objective.env)}
         return {
             "experiment": self.experiment,
             "name": self.name,
             "objective": objective,
-            "metrics": [{"name": m.name, "goal": m.goal.value} for m in self.metrics],
+            "metrics": [{"name": m.name, "goal": m.goal.value,
+                         **({} if m.target is None else {"target": m.target})}
+                        for m in self.metrics],
             "space": self.space.to_dict(),
             "sampler": {"type": self.sampler.type, "seed": self.sampler.seed,
                         **thaw(self.sampler.options)},
@@ -178,26 +219,35 @@ class SweepConfig:
             },
             "tracking": {"uri": self.tracking_uri},
             "report": {"path": self.report_path} if self.report_enabled else False,
+            **({} if self.register is None else {"register": {
+                "name": self.register.name, "alias": self.register.alias,
+                "model_path": self.register.model_path}}),
         }
 
 
 # -- public functions -------------------------------------------------------------------------
 
 
-def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = ()) -> SweepConfig:
-    """Read, check and resolve a YAML sweep config.
+def load_config(path: str | os.PathLike[str], overrides: Sequence[str] = (), *,
+                format: str | None = None) -> SweepConfig:
+    """Read, check and resolve a YAML sweep config (a W&B sweep file is translated: see
+    `parse_config`).
 
         load_config("configs/quickstart.yaml", ["budget.trials=5"])
     """
     source = os.fspath(path)
     data = _read_yaml(source)
-    return parse_config(data, source=source, overrides=overrides)
+    return parse_config(data, source=source, overrides=overrides, format=format)
 
 
 def parse_config(
-    data: Mapping[str, Any], *, source: str = "<dict>", overrides: Sequence[str] = ()
+    data: Mapping[str, Any], *, source: str = "<dict>", overrides: Sequence[str] = (),
+    format: str | None = None,
 ) -> SweepConfig:
     """Check and resolve a config given as plain data (e.g. ``yaml.safe_load`` output).
+
+    A W&B sweep file (``method`` and ``parameters``, no ``objective``; or `format`
+    ``"wandb"``) is first translated by `sweeps.compat.wandb_config.translate`.
 
         parse_config({"experiment": "q", "objective": "examples.quadratic:objective",
                       "metric": {"name": "loss", "goal": "minimize"},
@@ -206,8 +256,14 @@ def parse_config(
     if not isinstance(data, Mapping):
         raise ConfigError(f"top level must be a mapping, not {_type_name(data)}", source=source)
     plain = _plain(data, source)
-    plain = apply_overrides(plain, overrides, source=source)
-    return _Parser(source).config(plain)
+    if format not in (None, *FORMATS):
+        raise ConfigError(f"unknown format {format!r}; valid: {', '.join(FORMATS)}",
+                          source=source)
+    if format == "wandb" or (format is None and wandb_config.is_wandb(plain)):
+        plain = wandb_config.translate(plain, source=source)
+    overridden = apply_overrides(plain, overrides, source=source)
+    notes = _drop_replaced_options(plain, overridden)
+    return dataclasses.replace(_Parser(source).config(overridden), notes=tuple(notes))
 
 
 def apply_overrides(
@@ -228,7 +284,8 @@ def apply_overrides(
         try:
             value = _plain(_load_yaml_text(text, "<override>"), "<override>")
         except ConfigError as error:
-            raise ConfigError(f"override {override!r}: {error.problem}", path=error.path,
+            raise ConfigError(f"override {short_repr(override)}: {error.problem}",
+                              path=error.path,
                               source=source) from None
         target: Any = result
         for depth, part in enumerate(parts[:-1]):
@@ -251,6 +308,31 @@ def apply_overrides(
             raise ConfigError(f"override {override!r} goes through a {_type_name(target)}",
                               path=".".join(parts[:-1]), source=source)
     return result
+
+
+def _drop_replaced_options(before: Mapping[str, Any], after: dict[str, Any]) -> list[str]:
+    """Where an override changed ``sampler.type`` or ``pruner.type``, remove from `after` the
+    options kept from `before` that the new type does not take; one note per section."""
+    notes = []
+    for section, default, registry in (("sampler", "tpe", search.SAMPLERS),
+                                       ("pruner", "none", search.PRUNERS)):
+        old, new = before.get(section), after.get(section)
+        if not isinstance(old, Mapping) or not isinstance(new, dict):
+            continue
+        kind, old_kind = new.get("type", default), old.get("type", default)
+        if kind == old_kind or not isinstance(kind, str) or kind not in registry:
+            continue
+        if section == "sampler":
+            takes = {"type", "seed", *search.sampler_options(kind)}
+        else:
+            takes = {"type", *search.pruner_options(kind), *search.PRUNER_ALIASES.get(kind, {})}
+        dropped = [k for k in new if k not in takes and k in old and new[k] == old[k]]
+        for key in dropped:
+            del new[key]
+        if dropped:
+            notes.append(f"{section}.type is now {kind} (was {short_repr(old_kind)}): dropped "
+                         f"the options {kind} does not take: {', '.join(dropped)}")
+    return notes
 
 
 def parse_duration(value: Any, path: str, *, source: str = "<dict>") -> float:
@@ -340,11 +422,21 @@ _Loader.add_implicit_resolver(_TAG + "float", _FLOAT, list("-+0123456789."))
 
 
 def _read_yaml(source: str) -> Any:
-    try:
-        with open(source, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
+    try:  # non-blocking open: a FIFO without a writer must not hang us before the check
+        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as error:
         raise ConfigError(f"cannot read: {error.strerror or error}", source=source) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise ConfigError(f"cannot read: not a regular file (a {_file_kind(mode)})",
+                          source=source)
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise ConfigError(f"cannot read: {error.strerror or error}",
+                              source=source) from None
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"file is larger than {MAX_FILE_BYTES:,} bytes", source=source)
     try:
@@ -358,6 +450,16 @@ def _read_yaml(source: str) -> Any:
     return data
 
 
+def _file_kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"),
+                       (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
 def _load_yaml_text(text: str, source: str) -> Any:
     """Parse one YAML document safely; every problem is a one-line ConfigError."""
     loader = None
@@ -366,13 +468,17 @@ def _load_yaml_text(text: str, source: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_nodes(node, source)
+        _check_nodes(node, source, loader)
         return loader.construct_document(node)
     except ConfigError:
         raise
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         problem = error.problem or error.context or "invalid YAML"
+        if error.problem and error.context:  # "expected X (line 1, column 1), but found Y"
+            where = error.context_mark
+            at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
+            problem = f"{error.context}{at}, {error.problem}"
         if mark is None:
             raise ConfigError(f"invalid YAML: {problem}", source=source) from None
         raise ConfigError(f"invalid YAML: {problem}", source=source, line=mark.line + 1,
@@ -389,11 +495,13 @@ def _load_yaml_text(text: str, source: str) -> Any:
             loader.dispose()
 
 
-def _check_nodes(root: Node, source: str) -> None:
-    """Refuse before building anything: unknown tags, duplicate keys, recursive aliases and
-    documents whose alias expansion exceeds MAX_NODES nodes or MAX_DEPTH levels."""
+def _check_nodes(root: Node, source: str, loader: _Loader) -> None:
+    """Refuse before building anything: unknown tags, duplicate keys, recursive aliases,
+    scalars that are not what their tag says (``!!int 0xZZ``), integers too long to print,
+    and documents whose (alias-expanded) size exceeds MAX_NODES nodes or MAX_DEPTH levels."""
     sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded nodes, expanded depth)
     active: set[int] = set()
+    aliased = [False]  # whether some node is reached twice (an alias)
 
     def fail(problem: str, node: Node, path: str = "") -> None:
         mark = node.start_mark
@@ -403,6 +511,7 @@ def _check_nodes(root: Node, source: str) -> None:
     def visit(node: Node, path: str) -> tuple[int, int]:
         key = id(node)
         if key in sizes:
+            aliased[0] = True
             return sizes[key]
         if key in active:
             fail("recursive alias", node, path)
@@ -427,18 +536,36 @@ def _check_nodes(root: Node, source: str) -> None:
                 children += [(key_node, child_path), (value_node, child_path)]
         else:
             children = []
+            scalar(node, path)
         for child, child_path in children:
             child_count, child_depth = visit(child, child_path)
             count += child_count
             depth = max(depth, child_depth)
             if count > MAX_NODES:
-                fail(f"too many values once aliases are expanded (over {MAX_NODES:,})", node,
-                     path)
+                if aliased[0]:
+                    fail(f"too many values once aliases are expanded (over {MAX_NODES:,})",
+                         node, path)
+                kind = "list" if isinstance(node, SequenceNode) else "mapping"
+                fail(f"too long: this {kind} holds more than {MAX_NODES:,} values, the limit "
+                     "for a config", node, path)
         if depth + 1 > MAX_DEPTH:
             fail(f"nested deeper than {MAX_DEPTH} levels once aliases are expanded", node, path)
         active.discard(key)
         sizes[key] = (count, depth + 1)
         return sizes[key]
+
+    def scalar(node: Node, path: str) -> None:
+        kind = node.tag.replace(_TAG, "")
+        if kind not in ("int", "float", "bool"):
+            return
+        if kind == "int" and len(node.value) > MAX_INT_DIGITS:
+            fail(f"integer too large (more than {MAX_INT_DIGITS:,} digits)", node, path)
+        try:
+            value = loader.construct_object(node)
+        except (ValueError, KeyError, TypeError):
+            fail(f"not a valid {kind}: {node.value[:40]!r}", node, path)
+        if kind == "int" and value.bit_length() > MAX_INT_BITS:
+            fail(f"integer too large (more than {MAX_INT_DIGITS:,} digits)", node, path)
 
     visit(root, "")
 
@@ -494,8 +621,10 @@ class _Parser:
             self.fail(path, "must be a mapping", value)
         for key in value:
             if key not in allowed:
-                match = difflib.get_close_matches(key, list(allowed), n=1)
-                hint = (f"; did you mean {match[0]!r}?" if match
+                # at the top level, a known section's key written one level too high counts
+                nested = {} if path else _NESTED_KEYS
+                match = difflib.get_close_matches(key, [*allowed, *nested], n=1)
+                hint = (f"; did you mean {nested.get(match[0], match[0])!r}?" if match
                         else f"; valid keys: {', '.join(allowed)}")
                 self.fail(f"{path}.{key}" if path else key, "unknown key" + hint)
         return dict(value)
@@ -542,14 +671,15 @@ class _Parser:
         pruner = self.pruner(data.get("pruner"), metrics)
         budget = self.budget(data.get("budget"))
         execution = self.execution(data.get("execution"))
-        tracking = self.mapping(data.get("tracking"), "tracking", ("uri",))
+        tracking = self.mapping(data.get("tracking"), "tracking", _SECTION_KEYS["tracking"])
         uri = self.optional_text(tracking.get("uri"), "tracking.uri")
-        report_path, report_enabled = self.report(data.get("report", True), experiment)
+        report_path, report_enabled = self.report(data.get("report", True))
         return SweepConfig(
             experiment=experiment, name=name, objective=objective, metrics=metrics,
             space=space, sampler=sampler, pruner=pruner, budget=budget, execution=execution,
             tracking_uri=uri, report_path=report_path, report_enabled=report_enabled,
-            source=self.source, raw=freeze(data),
+            register=self.register(data.get("register"), metrics), source=self.source,
+            raw=freeze(data),
         )
 
     def metrics(self, data: dict[str, Any]) -> tuple[MetricSpec, ...]:
@@ -567,7 +697,7 @@ class _Parser:
         out: list[MetricSpec] = []
         for index, item in enumerate(items):
             path = base if has_one else f"metrics.{index}"
-            item = self.mapping(item, path, ("name", "goal"))
+            item = self.mapping(item, path, ("name", "goal", "target"))
             if "name" not in item:
                 self.fail(f"{path}.name", "required")
             if "goal" not in item:
@@ -580,7 +710,11 @@ class _Parser:
                 if isinstance(item["goal"], str) else None
             if goal is None:
                 self.fail(f"{path}.goal", "must be maximize or minimize", item["goal"])
-            out.append(MetricSpec(name, goal))
+            target = item.get("target")
+            if target is not None and (isinstance(target, bool) or not isinstance(
+                    target, (int, float)) or not _finite(target)):
+                self.fail(f"{path}.target", "must be a finite number", target)
+            out.append(MetricSpec(name, goal, None if target is None else float(target)))
         return tuple(out)
 
     def objective(self, value: Any, space: Space) -> ObjectiveSpec:
@@ -588,7 +722,16 @@ class _Parser:
             if not _CALLABLE.fullmatch(value):
                 self.fail("objective", "must be 'module:function' or {command: ...}", value)
             return ObjectiveSpec(callable=value, command=None)
-        data = self.mapping(value, "objective", ("callable", "command", "cwd", "env"))
+        data = self.mapping(value, "objective", ("callable", "command", "cwd", "env", "wandb"))
+        if "wandb" in data:  # a W&B sweep's program/command (sweeps.compat); cwd and env
+            # are checked as a command's are
+            if "callable" in data or "command" in data:
+                self.fail("objective.wandb", "cannot be combined with callable or command")
+            plain = self.objective({"command": "wandb", **{k: data[k] for k in ("cwd", "env")
+                                                          if k in data}}, space)
+            wandb = wandb_config.parse_objective(data["wandb"], source=self.source)
+            return ObjectiveSpec(callable=None, command=wandb_config.describe_command(wandb),
+                                 cwd=plain.cwd, env=plain.env, wandb=wandb)
         if ("callable" in data) == ("command" in data):
             self.fail("objective", "needs exactly one of callable or command", value)
         if "callable" in data:
@@ -643,7 +786,7 @@ class _Parser:
     def sampler(self, value: Any, space: Space, metrics: tuple[MetricSpec, ...]) -> SamplerSpec:
         data = self.typed_section(value, "sampler")
         kind = data.pop("type", "tpe")
-        if kind not in search.SAMPLERS:
+        if not isinstance(kind, str) or kind not in search.SAMPLERS:
             valid = ", ".join(sorted(search.SAMPLERS))
             self.fail("sampler.type", f"unknown sampler; valid: {valid}", kind)
         seed = data.pop("seed", None)
@@ -671,13 +814,16 @@ class _Parser:
                           "sampler grid needs a finite grid: give a float a step, or use "
                           "int or categorical")
         size = space.grid_size()
-        if size is not None and size > MAX_GRID_SIZE:
+        if size is None:
+            self.fail("space", "sampler grid needs a finite grid (a continuous W&B "
+                      "distribution has none)")
+        if size > MAX_GRID_SIZE:
             self.fail("space", f"grid has {size:,} points, more than {MAX_GRID_SIZE:,}")
 
     def pruner(self, value: Any, metrics: tuple[MetricSpec, ...]) -> PrunerSpec:
         data = self.typed_section(value, "pruner")
         kind = data.pop("type", "none")
-        if kind not in search.PRUNERS:
+        if not isinstance(kind, str) or kind not in search.PRUNERS:
             valid = ", ".join(sorted(search.PRUNERS))
             self.fail("pruner.type", f"unknown pruner; valid: {valid}", kind)
         aliases = search.PRUNER_ALIASES.get(kind, {})
@@ -699,6 +845,9 @@ class _Parser:
             key = aliases.get(given, given)
             if key not in known:
                 valid = ", ".join(sorted(k for k, o in known.items() if o is not None))
+                if not valid:
+                    only = " but seed" if section == "sampler" else ""
+                    self.fail(path, f"{section} {kind} takes no options{only}")
                 match = difflib.get_close_matches(key, [k for k in known if known[k]], n=1)
                 hint = f"; did you mean {match[0]!r}?" if match else ""
                 self.fail(path, f"unknown option for {section} {kind}{hint} "
@@ -723,7 +872,7 @@ class _Parser:
             self.fail(section, f"rejected by optuna: {error}")
 
     def budget(self, value: Any) -> Budget:
-        data = self.mapping(value, "budget", ("trials", "timeout", "max_failures"))
+        data = self.mapping(value, "budget", _SECTION_KEYS["budget"])
         trials = data.get("trials")
         if trials is not None:
             trials = self.integer(trials, "budget.trials", 1)
@@ -738,9 +887,7 @@ class _Parser:
         return Budget(trials, timeout, failures)
 
     def execution(self, value: Any) -> Execution:
-        data = self.mapping(value, "execution",
-                            ("backend", "workers", "trial_timeout", "retries", "resources",
-                             "ray", "max_artifact_bytes"))
+        data = self.mapping(value, "execution", _SECTION_KEYS["execution"])
         backend = data.get("backend", "local")
         if backend not in BACKENDS:
             self.fail("execution.backend", f"unknown backend; valid: {', '.join(BACKENDS)}",
@@ -792,25 +939,39 @@ class _Parser:
         if not match or not 1 <= int(match.group(2)) <= 65535:
             self.fail(path, "must be null, 'auto', 'HOST:PORT' or 'ray://HOST:PORT'", value)
 
-    def report(self, value: Any, experiment: str) -> tuple[str | None, bool]:
+    def report(self, value: Any) -> tuple[str | None, bool]:
         if value is False:
             return None, False
         if value is True or value is None:
             value = {}
-        data = self.mapping(value, "report", ("path",))
+        data = self.mapping(value, "report", _SECTION_KEYS["report"])
         path = data.get("path")
-        if path is None:
-            return f"reports/{_file_name(experiment)}.html", True
+        if path is None:  # the report's default place is per sweep (sweeps.report)
+            return None, True
         path = self.text(path, "report.path")
         if not path.lower().endswith(".html"):
             self.fail("report.path", "must end with .html", path)
         return path, True
 
-
-def _file_name(experiment: str) -> str:
-    """`experiment` made safe as one file name (the default report path is built from it)."""
-    name = re.sub(r"[^\w.-]+", "_", experiment).strip("._")
-    return name or "experiment"
+    def register(self, value: Any, metrics: tuple[MetricSpec, ...]) -> RegisterSpec | None:
+        """The registry's own rules (tracking.registry), checked before the sweep runs."""
+        if value is None or value is False:
+            return None
+        if len(metrics) > 1:
+            self.fail("register", "needs a single objective (with several, promote one trial "
+                      "of the Pareto set: sweeps promote SWEEP --trial N)")
+        data = self.mapping({} if value is True else value, "register",
+                            _SECTION_KEYS["register"])
+        name = self.optional_text(data.get("name"), "register.name")
+        if name is not None and any(c in name for c in "/:"):
+            self.fail("register.name", "a model name cannot contain '/' or ':'", name)
+        alias = self.text(data.get("alias", "champion"), "register.alias")
+        if not _ALIAS.fullmatch(alias) or alias.lower() == "latest" \
+                or re.fullmatch(r"[vV]\d+", alias):
+            self.fail("register.alias", "must be letters, digits, '_' and '-', and not "
+                      "'latest' or 'v<N>'", alias)
+        return RegisterSpec(name, alias, self.text(data.get("model_path", "model"),
+                                                   "register.model_path"))
 
 
 def _finite(value: Any) -> bool:

@@ -1,33 +1,34 @@
-"""The coordinator: the one place that holds the optuna study and writes the store.
+"""The coordinator: the loop that runs one sweep, the one place that holds its study.
 
-It asks optuna for trials, hands each to a backend, receives the trials' events, decides
-pruning, writes everything to the tracking store (batched), and tells optuna the results.
-A finished trial is on disk before optuna is told. It enforces budgets, per-trial
-timeouts and retries, and resumes an interrupted sweep from the store: the study is
-rebuilt from the recorded trials and nothing that finished runs again.
+It asks for trials, hands each to a backend, receives the trials' events, decides pruning,
+and tells the results; a finished attempt is on disk before optuna is told. Beside it, as
+optuna splits `_optimize.py` from `_tell.py`:
+- `sweeps.optimizer`: the optuna study (ask, report, prune, tell, stored trials);
+- `sweeps.budget`: budgets (trials, time, target), retries and failure limits;
+- `sweeps.resume`: what a resumed sweep starts from (nothing that finished runs again);
+- `sweeps.recorder`: the only writer to the store (batched, one transaction a cycle).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
-import warnings
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import optuna
 from optuna.trial import TrialState
 
 from sweeps import records
 from sweeps.backends.base import Backend
-from sweeps.config import Goal, SweepConfig
-from sweeps.errors import SweepError
+from sweeps.budget import Budget, Progress
+from sweeps.config import SweepConfig
 from sweeps.objectives import check_importable
-from sweeps.search import build_pruner, build_sampler
+from sweeps.optimizer import ActiveTrial, Optimizer
+from sweeps.recorder import Recorder
+from sweeps.resume import Requeued, find_resumable, plan_resume
+from sweeps.space import thaw
 from sweeps.trial import (
     ArtifactData,
     Event,
@@ -39,46 +40,17 @@ from sweeps.trial import (
     TrialResult,
     TrialSpec,
 )
-from tracking import Client, Metric, RunStatus, artifacts, environment, validation
-from tracking.client import now_ms
-from tracking.errors import TrackingError
-from tracking.store.base import Batch
-
-MAX_LOST_ATTEMPTS = 3
-_STATUS = {Outcome.COMPLETE: RunStatus.FINISHED, Outcome.PRUNED: RunStatus.PRUNED,
-           Outcome.FAILED: RunStatus.FAILED, Outcome.KILLED: RunStatus.KILLED,
-           Outcome.LOST: RunStatus.FAILED}
+from tracking import Client, RunStatus
 
 
 @dataclass(frozen=True)
-class Progress:
-    """A snapshot for progress displays."""
+class _Ended:
+    """An attempt that ended, recorded but not yet durable, nor told to optuna."""
 
-    complete: int
-    pruned: int
-    failed: int
-    running: int
-    total: int | None
-    best: str
-    elapsed: float
-
-
-@dataclass
-class _Trial:
-    """A trial in flight: its optuna trial, params and current attempt."""
-
-    number: int
-    optuna_trial: optuna.trial.Trial
-    params: dict[str, Any]
-    attempt: int = 1
-    failures: int = 0  # failed attempts (lost ones, cut off by the infrastructure, not counted)
-    lost: int = 0
-    key: str = ""
-    submitted: float = 0.0
-    started: float | None = None
-    steps: set[int] = field(default_factory=set)
-    last_step: int = 0
-    logged: dict[str, float] = field(default_factory=dict)
+    trial: ActiveTrial
+    outcome: Outcome
+    values: list[float]  # the objective metrics' values, NaN when missing
+    error: str
 
 
 class Coordinator:
@@ -97,134 +69,46 @@ class Coordinator:
         self._cwd = os.path.abspath(cwd or config.objective.cwd or os.getcwd())
         self._on_progress = on_progress
         self._names = tuple(m.name for m in config.metrics)
-        self._maximize = config.metrics[0].goal is Goal.MAXIMIZE
-        self._active: dict[str, _Trial] = {}
-        self._retry: deque[_Trial] = deque()
-        self._requeue: deque[tuple[dict[str, Any], int, int, int]] = deque()
-        self._counts = {"complete": 0, "pruned": 0, "failed": 0}
-        self._failed_attempts = 0
+        self.budget = Budget(config, on_stop=self._call_off_unstarted)
+        self.recorder = Recorder(client)
+        self._active: dict[str, ActiveTrial] = {}
+        self._retry: deque[ActiveTrial] = deque()
+        self._requeue: deque[Requeued] = deque()
         self._next_number = 0
-        self._by_optuna_number: dict[int, int] = {}
         self._deadlines: dict[str, float] = {}
-        self._ended: list[tuple[_Trial, Outcome, list[float]]] = []
-        self._best: list[float] | None = None
-        self._stop_reason = ""
-        self._started = time.monotonic()
+        self._ended: list[_Ended] = []
         self._last_progress = 0.0
-        self.sweep_run_id = ""
-        self.experiment_id = ""
 
-    # -- set-up --------------------------------------------------------------------------
+    @property
+    def sweep_run_id(self) -> str:
+        return self.recorder.sweep_run_id
 
     def _open(self) -> None:
+        """Create the sweep, or take up the one to resume; the objective is checked before
+        anything is written."""
         config = self.config
-        self.experiment_id = self.client.get_or_create_experiment(config.experiment)
-        directions = ["maximize" if m.goal is Goal.MAXIMIZE else "minimize"
-                      for m in config.metrics]
-        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study is ours; we report
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            self.study = optuna.create_study(
-                directions=directions, sampler=build_sampler(config.sampler, config.space),
-                pruner=build_pruner(config.pruner))
-        if self._resume:
-            sweep = records.find_sweep(self.client, self._resume, unfinished=True)
-            if sweep.info.experiment_id != self.experiment_id:
-                raise SweepError(f"sweep {sweep.info.run_id} belongs to another experiment "
-                                 f"than {config.experiment!r}")
-            live = records.live_coordinator(sweep)
-            if live:
-                raise SweepError(f"sweep {sweep.info.run_id} is still running (process {live}); "
-                                 "stop it before resuming")
-            self._cwd = sweep.data.tags.get(records.CWD, self._cwd)
+        self.optimizer = Optimizer(config)
+        if not self._resume:
             self._check_objective()
-            self._rebuild(sweep)
-            self.sweep_run_id = sweep.info.run_id
-            self.client.write(Batch(
-                tags=[(self.sweep_run_id, records.COORDINATOR, records.this_coordinator())],
-                ends={self.sweep_run_id: (RunStatus.RUNNING, None)}))
-        else:
-            self._check_objective()
-            run = self.client.create_run(
-                self.experiment_id, run_name=config.name,
-                tags={**environment.capture(), **records.sweep_tags(
-                    [{"name": m.name, "goal": m.goal.value} for m in config.metrics],
-                    config.objective.callable or config.objective.command or "",
-                    config.sampler.type, config.pruner.type, self.backend.name,
-                    config.execution.workers, self.budget_trials, self._cwd)})
-            self.sweep_run_id = run.info.run_id
-            self.client.log_dict(self.sweep_run_id, config.to_dict(), records.CONFIG_ARTIFACT)
+            self.recorder.create_sweep(config, self.client.get_or_create_experiment(
+                config.experiment), self.backend.name, self.budget.trials, self._cwd)
+            return
+        experiment = self.client.get_experiment_by_name(config.experiment)
+        sweep = find_resumable(self.client, self._resume,
+                               experiment.experiment_id if experiment else "", config.experiment)
+        self._cwd = records.SweepRecord.from_run(sweep).cwd or self._cwd
+        self._check_objective()
+        plan = plan_resume(self.client, sweep, config)
+        for record, history in plan.stored:
+            self.budget.count(self.optimizer.add_stored(record, history))
+        self.budget.resumed(plan.failed)
+        self._requeue.extend(plan.requeued)
+        self._next_number = plan.next_number
+        self.recorder.reopen_sweep(sweep.info.experiment_id, sweep.info.run_id, plan.cut_off)
 
     def _check_objective(self) -> None:
         if self.config.objective.callable:
             check_importable(self.config.objective.callable, self._cwd)
-
-    @property
-    def budget_trials(self) -> int | None:
-        trials = self.config.budget.trials
-        if self.config.sampler.type == "grid":
-            size = self.config.space.grid_size()
-            trials = size if trials is None else min(trials, size or trials)
-        return trials
-
-    def _rebuild(self, sweep: Any) -> None:
-        """Rebuild the study from stored trials; re-queue what was cut off."""
-        stored = records.load_trials(self.client, sweep)
-        histories: dict[str, list[Metric]] = {}
-        for run_id, metric in self.client.store.get_metric_histories([r.run_id for r in stored]):
-            histories.setdefault(run_id, []).append(metric)
-        by_number: dict[int, list[records.TrialRecord]] = {}
-        for record in stored:
-            by_number.setdefault(record.number, []).append(record)
-        dead = Batch()
-        for number, attempts in sorted(by_number.items()):
-            self._next_number = max(self._next_number, number + 1)
-            last = attempts[-1]
-            finished = [a for a in attempts if a.status is RunStatus.FINISHED]
-            failures = sum(1 for a in attempts if a.status is RunStatus.FAILED
-                           and a.run.data.tags.get(records.LOST) != "true")
-            self._failed_attempts += failures
-            if finished:
-                self._add_stored(finished[-1], TrialState.COMPLETE, histories)
-            elif last.status is RunStatus.PRUNED:
-                self._add_stored(last, TrialState.PRUNED, histories)
-            elif last.status is RunStatus.RUNNING:  # cut off when its coordinator died
-                dead.ends[last.run_id] = (RunStatus.FAILED, now_ms())
-                dead.tags += [(last.run_id, records.ERROR, "the sweep stopped while it ran"),
-                              (last.run_id, records.LOST, "true")]
-                self._requeue.append((dict(last.params), number, last.attempt + 1, failures))
-            elif (last.status is RunStatus.KILLED or last.run.data.tags.get(records.LOST)
-                  or failures <= self.config.execution.retries):
-                self._requeue.append((dict(last.params), number, last.attempt + 1, failures))
-            else:
-                self._add_stored(last, TrialState.FAIL, histories)
-        self.client.write(dead)
-
-    def _add_stored(self, record: records.TrialRecord, state: TrialState,
-                    histories: dict[str, list[Metric]]) -> None:
-        distributions = self.config.space.distributions()
-        params = {k: v for k, v in record.params.items() if k in distributions}
-        intermediate = {m.step: m.value for m in histories.get(record.run_id, [])
-                        if m.key == self._names[0] and math.isfinite(m.value)}
-        values = None
-        if state is TrialState.COMPLETE:
-            values = [record.run.data.metrics.get(n, math.nan) for n in self._names]
-            if not all(math.isfinite(v) for v in values):
-                state, values = TrialState.FAIL, None
-        try:
-            frozen = optuna.trial.create_trial(
-                params=params, distributions={k: distributions[k] for k in params},
-                values=values, intermediate_values=intermediate, state=state)
-            self.study.add_trial(frozen)
-        except ValueError as e:
-            raise SweepError(f"cannot resume: trial {record.number}'s params no longer fit the "
-                             f"config's space ({e})") from None
-        self._by_optuna_number[len(self.study.get_trials(deepcopy=False)) - 1] = record.number
-        self._count(state)
-
-    def _count(self, state: TrialState) -> None:
-        key = {TrialState.COMPLETE: "complete", TrialState.PRUNED: "pruned"}.get(state, "failed")
-        self._counts[key] += 1
 
     # -- the loop ------------------------------------------------------------------------
 
@@ -239,11 +123,10 @@ class Coordinator:
         status = RunStatus.FINISHED
         try:
             self._loop()
-            if self._stop_reason.startswith("too many failures"):
-                status = RunStatus.FAILED
+            status = self.budget.sweep_status()
         except KeyboardInterrupt:
             status = RunStatus.KILLED
-            self._stop_reason = "interrupted"
+            self.budget.stop_reason = "interrupted"
             self._interrupt()
         except BaseException:
             status = RunStatus.FAILED
@@ -255,32 +138,9 @@ class Coordinator:
                 self._finish(status)
         return self.sweep_run_id
 
-    def _check_time(self) -> None:
-        """Stop asking for trials once the time budget is used (running ones finish)."""
-        timeout = self.config.budget.timeout
-        if (timeout is not None and not self._stop_reason
-                and time.monotonic() - self._started >= timeout):
-            self._stop("time budget used")
-
-    def _may_ask(self) -> bool:
-        """Whether the budget allows asking optuna for a new trial now."""
-        if self._stop_reason:
-            return False
-        trials = self.budget_trials
-        planned = (sum(self._counts.values()) + len(self._active) + len(self._retry)
-                   + len(self._requeue))
-        return trials is None or planned < trials
-
-    def _stop(self, reason: str) -> None:
-        """Ask for no more trials; trials sent ahead but not started are called off."""
-        self._stop_reason = reason
-        for key, trial in list(self._active.items()):
-            if trial.started is None:
-                self.backend.cancel(key, Outcome.KILLED, f"not started: {reason}")
-
     def _loop(self) -> None:
         while True:
-            self._check_time()
+            self.budget.check_time()
             while self.backend.free_slots() > 0:
                 spec = self._next_spec()
                 if spec is None:
@@ -294,60 +154,44 @@ class Coordinator:
             self._enforce_timeouts()
             self._report_progress()
 
+    def _call_off_unstarted(self, reason: str) -> None:
+        """The budget stopped the sweep: trials sent ahead but not started are called off."""
+        for key, trial in list(self._active.items()):
+            if trial.started is None:
+                self.backend.cancel(key, Outcome.KILLED, f"not started: {reason}")
+
     def _next_spec(self) -> TrialSpec | None:
         """The next attempt to run: a retry, a trial cut off before a resume, or a new one."""
-        if self._stop_reason:
+        if self.budget.stop_reason:
             return None
         if self._retry:
             trial = self._retry.popleft()
         elif self._requeue:
-            params, number, attempt, failures = self._requeue.popleft()
-            self.study.enqueue_trial(params, skip_if_exists=False)
-            trial = self._ask(number)
-            trial.attempt, trial.failures = attempt, failures
-        elif self._may_ask():
-            trial = self._ask(self._next_number)
+            again = self._requeue.popleft()
+            trial = self.optimizer.ask(again.number, again.params)
+            trial.attempt, trial.failures = again.attempt, again.failures
+        elif self.budget.may_ask(len(self._active) + len(self._retry) + len(self._requeue)):
+            trial = self.optimizer.ask(self._next_number)
             self._next_number += 1
         else:
             return None
-        return self._submit_attempt(trial)
-
-    def _ask(self, number: int) -> _Trial:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            optuna_trial = self.study.ask()
-            params = self.config.space.suggest(optuna_trial)
-        self._by_optuna_number[optuna_trial.number] = number
-        return _Trial(number, optuna_trial, params)
-
-    def _submit_attempt(self, trial: _Trial) -> TrialSpec:
-        retry_of = trial.key or None
-        run = self.client.create_run(
-            self.experiment_id, run_name=f"trial-{trial.number}"
-            + (f"-attempt-{trial.attempt}" if trial.attempt > 1 else ""),
-            parent_run_id=self.sweep_run_id, buffered=True,
-            tags=records.trial_tags(trial.number, trial.attempt, trial.params, retry_of))
-        self.client.enqueue(Batch(params=[
-            (run.info.run_id, k, *validation.param_value(k, v)) for k, v in trial.params.items()]))
-        trial.key = run.info.run_id
-        trial.submitted = time.monotonic()
-        trial.started = None
+        trial.key = self.recorder.create_attempt(trial, retry_of=trial.key or None)
+        trial.submitted, trial.started = time.monotonic(), None
         trial.steps, trial.last_step, trial.logged = set(), 0, {}
         self._active[trial.key] = trial
-        execution = self.config.execution
-        objective = self.config.objective
+        objective, wandb = self.config.objective, self.config.objective.wandb
         return TrialSpec(
             key=trial.key, number=trial.number, attempt=trial.attempt, params=trial.params,
             objective=objective.callable, command=objective.command, cwd=self._cwd,
             env=dict(objective.env), objective_metrics=self._names,
             artifact_dir=str(self.client.artifact_dir(trial.key)),
-            tracking_uri=self.client.tracking_uri, resources=dict(execution.resources))
+            tracking_uri=self.client.tracking_uri,
+            resources=dict(self.config.execution.resources),
+            wandb=None if wandb is None else {**thaw(wandb), "sweep_id": self.sweep_run_id})
 
     def _poll_timeout(self) -> float:
-        deadlines = list(self._deadlines.values())
-        if self.config.budget.timeout is not None and not self._stop_reason:
-            deadlines.append(self._started + self.config.budget.timeout)
-        return min([0.5, *(max(0.0, d - time.monotonic()) for d in deadlines)])
+        deadlines = [*self._deadlines.values(), self.budget.deadline()]
+        return min([0.5, *(max(0.0, d - time.monotonic()) for d in deadlines if d is not None)])
 
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
@@ -366,146 +210,68 @@ class Coordinator:
                 self.backend.answer(event.key, True)
             return
         if isinstance(event, Logged):
-            self._logged(trial, event)
+            self.recorder.logged(trial, event)
+            if (self.optimizer.report(trial, event.metrics)
+                    and self.config.objective.command is not None
+                    and self.optimizer.should_prune(trial)):
+                self.backend.cancel(trial.key, Outcome.PRUNED, f"pruned at step {trial.last_step}")
         elif isinstance(event, PruneQuery):
-            self.backend.answer(event.key, self._should_prune(trial))
+            self.backend.answer(event.key, self.optimizer.should_prune(trial))
         elif isinstance(event, Started):
-            self._started_event(trial, event)
+            trial.started = time.monotonic()
+            if self.config.execution.trial_timeout:
+                self._deadlines[trial.key] = trial.started + self.config.execution.trial_timeout
+            self.recorder.started(trial, event)
         elif isinstance(event, ArtifactData):
-            self._artifact(trial, event)
+            self.recorder.artifact(trial, event)
         elif isinstance(event, Finished):
             self._finished(trial, event.result)
 
-    def _started_event(self, trial: _Trial, event: Started) -> None:
-        trial.started = time.monotonic()
-        if self.config.execution.trial_timeout:
-            self._deadlines[trial.key] = trial.started + self.config.execution.trial_timeout
-        tags = {records.WORKER: event.worker, records.HOST: event.host,
-                records.QUEUE_WAIT: f"{trial.started - trial.submitted:.4f}"}
-        if event.gpu_ids:
-            tags[records.GPUS] = ",".join(event.gpu_ids)
-        if event.node_id:
-            tags[records.NODE] = event.node_id
-        self.client.enqueue(Batch(tags=[(trial.key, k, v) for k, v in tags.items()]))
-
-    def _logged(self, trial: _Trial, event: Logged) -> None:
-        key = trial.key
-        batch = Batch(metrics=[(key, m.key, m.value, m.step, m.timestamp) for m in event.metrics],
-                      tags=[(key, k, v) for k, v in event.tags.items()])
-        if event.note is not None:
-            batch.notes[key] = event.note
-        self.client.enqueue(batch)
-        if event.params:
-            try:
-                self.client.write(Batch(params=[(key, k, text, kind)
-                                                 for k, (text, kind) in event.params.items()]))
-            except TrackingError as e:
-                self.client.set_tag(key, "trial.warning", str(e))
-        prune_now = False
-        for metric in event.metrics:
-            trial.logged[metric.key] = metric.value
-            trial.last_step = max(trial.last_step, metric.step)
-            if (metric.key == self._names[0] and len(self._names) == 1
-                    and metric.step not in trial.steps and math.isfinite(metric.value)):
-                trial.steps.add(metric.step)
-                trial.optuna_trial.report(metric.value, metric.step)
-                prune_now = True
-        if prune_now and self.config.objective.command is not None and \
-                self._should_prune(trial):
-            self.backend.cancel(key, Outcome.PRUNED, f"pruned at step {trial.last_step}")
-
-    def _should_prune(self, trial: _Trial) -> bool:
-        if len(self._names) != 1 or self.config.pruner.type == "none":
-            return False
-        return bool(trial.optuna_trial.should_prune())  # optuna may answer numpy.bool_
-
-    def _artifact(self, trial: _Trial, event: ArtifactData) -> None:
-        try:
-            artifacts.write_artifact(self.client.artifact_dir(trial.key), event.relative_file,
-                                     event.data)
-        except (TrackingError, OSError) as e:
-            self.client.set_tag(trial.key, "trial.warning", f"artifact not saved: {e}")
-
-    def _finished(self, trial: _Trial, result: TrialResult) -> None:
+    def _finished(self, trial: ActiveTrial, result: TrialResult) -> None:
         """Record how the attempt ended (buffered: `_settle` makes it durable)."""
         del self._active[trial.key]
         self._deadlines.pop(trial.key, None)
-        outcome, values = result.outcome, dict(result.values)
-        error = result.error
+        outcome, values, error = result.outcome, dict(result.values), result.error
         if outcome is Outcome.COMPLETE:
             bad = [n for n in self._names if not math.isfinite(values.get(n, math.nan))]
             if bad:
                 outcome, error = Outcome.FAILED, f"objective metric {bad[0]!r} is " \
                     f"{values.get(bad[0], 'missing')}"
-        key = trial.key
-        ran = time.monotonic() - (trial.started or time.monotonic())
-        batch = Batch(tags=[(key, records.RUN_SECONDS, f"{ran:.4f}")])
-        now = now_ms()
-        batch.metrics = [(key, k, v, trial.last_step, now) for k, v in values.items()
-                         if trial.logged.get(k) != v]
-        if error and outcome is not Outcome.PRUNED:
-            batch.tags.append((key, records.ERROR, error[:2000]))
-        if outcome is Outcome.LOST:
-            batch.tags.append((key, records.LOST, "true"))
-        batch.ends[key] = (_STATUS[outcome], now)
-        if result.traceback:
-            try:
-                artifacts.write_artifact(self.client.artifact_dir(key),
-                                         records.TRACEBACK_ARTIFACT, result.traceback)
-            except (TrackingError, OSError):
-                pass
-        self.client.enqueue(batch)
-        self._ended.append((trial, outcome, [values.get(n, math.nan) for n in self._names]))
+        self.recorder.finished(trial, result, outcome, values, error)
+        self._ended.append(_Ended(trial, outcome, [values.get(n, math.nan) for n in self._names],
+                                  error or "unknown error"))
 
     def _settle(self) -> None:
         """Make the attempts that ended durable in one transaction, then tell optuna (or
         queue a retry): nobody learns of a result before it is on disk."""
         if not self._ended:
             return
-        self.client.flush()
+        self.recorder.flush()
         ended, self._ended = self._ended, []
-        for trial, outcome, values in ended:
+        for end in ended:
+            trial, outcome = end.trial, end.outcome
             if outcome is Outcome.KILLED:  # called off by the sweep: re-run on resume
                 continue
             if outcome in (Outcome.FAILED, Outcome.LOST):
-                if outcome is Outcome.LOST:
-                    trial.lost += 1
-                elif outcome is Outcome.FAILED:
-                    trial.failures += 1
-                    self._failed_attempts += 1
-                self._after_failure(trial, outcome)
+                trial.lost += outcome is Outcome.LOST
+                trial.failures += outcome is Outcome.FAILED
+                if self.budget.failed(outcome, trial.number, trial.key, end.error,
+                                      trial.failures, trial.lost):
+                    trial.attempt += 1
+                    self._retry.append(trial)
+                else:
+                    self._tell(trial, TrialState.FAIL)
             elif outcome is Outcome.PRUNED:
+                self.budget.succeeded(None)
                 self._tell(trial, TrialState.PRUNED)
             else:
-                self._tell(trial, TrialState.COMPLETE, values)
+                self.budget.succeeded(end.values)
+                self._tell(trial, TrialState.COMPLETE, end.values)
 
-    def _after_failure(self, trial: _Trial, outcome: Outcome) -> None:
-        limit = self.config.budget.max_failures
-        if limit is not None and self._failed_attempts > limit and not self._stop_reason:
-            self._stop(f"too many failures ({self._failed_attempts} > {limit})")
-        retry = ((outcome is Outcome.LOST and trial.lost <= MAX_LOST_ATTEMPTS)
-                 or (outcome is Outcome.FAILED and trial.failures <= self.config.execution.retries))
-        if retry and not self._stop_reason:
-            trial.attempt += 1
-            self._retry.append(trial)
-        else:
-            self._tell(trial, TrialState.FAIL)
-
-    def _tell(self, trial: _Trial, state: TrialState, values: list[float] | None = None) -> None:
-        if values is not None and len(values) == 1 and (
-                self._best is None or (values[0] > self._best[0]) == self._maximize):
-            self._best = values
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            try:
-                self.study.tell(trial.optuna_trial, values, state=state)
-            except RuntimeError as e:
-                # GridSampler calls study.stop() once the grid is done, which only works
-                # inside optimize(); optuna has stored the result by then, and our budget
-                # already stops at the grid's size.
-                if "Study.stop" not in str(e):
-                    raise
-        self._count(state)
+    def _tell(self, trial: ActiveTrial, state: TrialState,
+              values: list[float] | None = None) -> None:
+        self.optimizer.tell(trial, state, values)
+        self.budget.count(state)
 
     # -- the end -------------------------------------------------------------------------
 
@@ -515,34 +281,18 @@ class Coordinator:
         for event in self.backend.poll(0):
             self._handle(event)
         self._settle()
-        now = now_ms()
-        self.client.write(Batch(
-            tags=[(key, records.ERROR, "the sweep was interrupted") for key in self._active],
-            ends={key: (RunStatus.KILLED, now) for key in self._active}))
+        self.recorder.interrupted(list(self._active))
         self._active.clear()
 
-    def best(self) -> tuple[int | None, list[float] | None, dict[str, Any] | None]:
+    def best(self) -> tuple[int | None, list[float] | None, dict[str, object] | None]:
         """(sweeps trial number, values, params) of the best trial, if any completed."""
-        completed = [t for t in self.study.get_trials(deepcopy=False)
-                     if t.state is TrialState.COMPLETE]
-        if not completed:
-            return None, None, None
-        if len(self._names) == 1:
-            best = self.study.best_trial
-        else:
-            best = self.study.best_trials[0]
-        return self._by_optuna_number.get(best.number), list(best.values), dict(best.params)
+        return self.optimizer.best()
 
     def _finish(self, status: RunStatus) -> None:
         number, values, _ = self.best()
-        tags = [(self.sweep_run_id, records.COUNTS, json.dumps(self._counts)),
-                (self.sweep_run_id, records.WALL, f"{time.monotonic() - self._started:.3f}")]
-        if number is not None:
-            tags += [(self.sweep_run_id, records.BEST_TRIAL, str(number)),
-                     (self.sweep_run_id, records.BEST_VALUES, json.dumps(values))]
-        if self._stop_reason:
-            tags.append((self.sweep_run_id, records.STOP_REASON, self._stop_reason))
-        self.client.write(Batch(tags=tags, ends={self.sweep_run_id: (status, now_ms())}))
+        self.recorder.finish_sweep(status, self.budget.count_names(),
+                                   time.monotonic() - self.budget.started, number, values,
+                                   self.budget.stop_reason)
         self._report_progress(force=True)
 
     def _report_progress(self, force: bool = False) -> None:
@@ -550,8 +300,6 @@ class Coordinator:
         if self._on_progress is None or (not force and now - self._last_progress < 0.1):
             return
         self._last_progress = now
-        self._on_progress(Progress(
-            complete=self._counts["complete"], pruned=self._counts["pruned"],
-            failed=self._counts["failed"], running=len(self._active), total=self.budget_trials,
-            best=records.best_value_text(self._best), elapsed=now - self._started))
-
+        running = sum(1 for t in self._active.values() if t.started is not None)
+        self._on_progress(self.budget.progress(running, len(self._active) - running,
+                                               self.optimizer.best_values))

@@ -1,8 +1,10 @@
 """How a sweep is written down in tracking, and read back (for resume, `ls` and reports).
 
 A sweep is a parent run tagged `sweep.role=sweep`; each attempt of each trial is a child
-run tagged `sweep.role=trial` with `trial.number` and `trial.attempt`. The tag names here
-are the whole convention: nothing else in sweepbook spells them.
+run tagged `sweep.role=trial` with `trial.number` and `trial.attempt`, and the trial's
+params in the run's params table (with their types). The tag names, artifact names and
+status words here are the whole convention: nothing else in sweepbook spells them (a test
+checks it). Readers decode runs into `SweepRecord` and `TrialRecord`.
 """
 
 from __future__ import annotations
@@ -16,9 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sweeps.errors import SweepError
-from tracking import Client, Run, RunStatus
-from tracking.errors import NotFoundError
+from sweeps.trial import Outcome
+from tracking import Client, NotFoundError, Run, RunStatus
 
+SWEEP_PREFIX, TRIAL_PREFIX = "sweep.", "trial."
+RESERVED_PREFIXES = (SWEEP_PREFIX, TRIAL_PREFIX)
+"""Tags written by sweepbook only."""
 ROLE = "sweep.role"
 SWEEP, TRIAL = "sweep", "trial"
 # on the sweep (parent) run
@@ -30,11 +35,57 @@ STOP_REASON, WALL, CWD = "sweep.stop_reason", "sweep.wall_seconds", "sweep.cwd"
 COORDINATOR = "sweep.coordinator"  # "host:pid" of the process running the sweep
 CONFIG_ARTIFACT = "sweep/config.json"
 # on each trial (child) run
-NUMBER, ATTEMPT, PARAMS = "trial.number", "trial.attempt", "trial.params"
+NUMBER, ATTEMPT = "trial.number", "trial.attempt"
+PARAMS = "trial.params"  # JSON of the params: written by old versions only, still read
 WORKER, HOST, NODE, GPUS = "trial.worker", "trial.host", "trial.node_id", "trial.gpu_ids"
 QUEUE_WAIT, RUN_SECONDS = "trial.queue_wait_s", "trial.run_s"
 ERROR, RETRY_OF, LOST = "trial.error", "trial.retry_of", "trial.lost"
+INTERPRETER = "trial.interpreter"  # the Python a command objective's `python` ran
+PID, WARNING = "trial.pid", "trial.warning"  # a command's process id; what was not kept
 TRACEBACK_ARTIFACT = "error/traceback.txt"
+# optuna studies (sweeps.optuna_compat): where an imported run came from, and each param's
+# optuna distribution (JSON {name: optuna.distributions.distribution_to_json})
+OPTUNA_STUDY, OPTUNA_TRIAL_ID = "sweep.optuna_study", "trial.optuna_trial_id"
+DISTRIBUTIONS = "trial.distributions"
+
+RUN_STATUS = {Outcome.COMPLETE: RunStatus.FINISHED, Outcome.PRUNED: RunStatus.PRUNED,
+              Outcome.FAILED: RunStatus.FAILED, Outcome.KILLED: RunStatus.KILLED,
+              Outcome.LOST: RunStatus.FAILED}
+"""How each way an attempt ends is stored (a LOST attempt is FAILED and tagged LOST)."""
+
+
+@dataclass(frozen=True)
+class SweepRecord:
+    """A sweep (parent) run, decoded."""
+
+    run: Run
+    objective: str
+    goals: tuple[tuple[str, str], ...]  # (metric name, "maximize" | "minimize")
+    sampler: str
+    pruner: str
+    backend: str
+    workers: str
+    budget_trials: int | None
+    cwd: str | None
+    best_trial: int | None
+    best_values: list[float] | None
+    stop_reason: str
+    wall_seconds: float | None
+
+    @classmethod
+    def from_run(cls, run: Run) -> SweepRecord:
+        """Decode a sweep run; raises SweepError if `run` is not a sweep."""
+        if not is_sweep(run):
+            raise SweepError(f"run {run.info.run_id} is not a sweep (it has no {ROLE}={SWEEP} "
+                             "tag)")
+        tags = run.data.tags
+        budget, best, wall = tags.get(BUDGET, ""), tags.get(BEST_TRIAL, ""), tags.get(WALL)
+        return cls(run, tags.get(OBJECTIVE, ""), tuple(metric_goals(run)),
+                   tags.get(SAMPLER, ""), tags.get(PRUNER, ""), tags.get(BACKEND, ""),
+                   tags.get(WORKERS, ""), int(budget) if budget.isdigit() else None,
+                   tags.get(CWD), int(best) if best.isdigit() else None,
+                   json.loads(tags[BEST_VALUES]) if tags.get(BEST_VALUES) else None,
+                   tags.get(STOP_REASON, ""), float(wall) if wall else None)
 
 
 @dataclass(frozen=True)
@@ -45,6 +96,25 @@ class TrialRecord:
     number: int
     attempt: int
     params: Mapping[str, Any]
+
+    @classmethod
+    def from_run(cls, run: Run, params: Mapping[str, Any] | None = None) -> TrialRecord:
+        """Decode a trial run; `params` are its typed params (`Client.typed_params`), else
+        the `trial.params` tag old versions wrote, else its params as text."""
+        tags = run.data.tags
+        if not params and PARAMS in tags:
+            params = json.loads(tags[PARAMS])
+        return cls(run, int(tags.get(NUMBER, -1)), int(tags.get(ATTEMPT, 1)),
+                   dict(run.data.params if params is None else params))
+
+    @property
+    def error(self) -> str:
+        return self.run.data.tags.get(ERROR, "")
+
+    @property
+    def lost(self) -> bool:
+        """Cut off by the infrastructure, not by its objective (not counted as a failure)."""
+        return self.run.data.tags.get(LOST) == "true"
 
     @property
     def run_id(self) -> str:
@@ -88,10 +158,8 @@ def live_coordinator(sweep: Run) -> str | None:
         return pid
 
 
-def trial_tags(number: int, attempt: int, params: Mapping[str, Any],
-               retry_of: str | None) -> dict[str, str]:
-    tags = {ROLE: TRIAL, NUMBER: str(number), ATTEMPT: str(attempt),
-            PARAMS: json.dumps(dict(params), default=str)}
+def trial_tags(number: int, attempt: int, retry_of: str | None) -> dict[str, str]:
+    tags = {ROLE: TRIAL, NUMBER: str(number), ATTEMPT: str(attempt)}
     if retry_of:
         tags[RETRY_OF] = retry_of
     return tags
@@ -106,9 +174,39 @@ def is_sweep(run: Run) -> bool:
     return run.data.tags.get(ROLE) == SWEEP
 
 
+def is_trial(run: Run) -> bool:
+    return run.data.tags.get(ROLE) == TRIAL
+
+
+def trial_number(run: Run) -> str | None:
+    """A trial run's number as stored (text), or None for another run."""
+    return run.data.tags.get(NUMBER)
+
+
+def sweeps_filter() -> str:
+    """The search_runs filter for sweep runs."""
+    return f"tags.`{ROLE}` = '{SWEEP}'"
+
+
+def read_config(client: Client, sweep: Run) -> dict[str, Any]:
+    """The config a sweep ran with (its `sweep/config.json` artifact); SweepError when it
+    is missing or unreadable."""
+    path = client.artifact_dir(sweep.info.run_id) / CONFIG_ARTIFACT
+    try:
+        with open(path, encoding="utf-8") as handle:
+            config = json.load(handle)
+    except (OSError, ValueError) as e:
+        raise SweepError(f"sweep {sweep.info.run_id}: cannot read its stored config "
+                         f"({path}): {e}") from None
+    if not isinstance(config, dict):
+        raise SweepError(f"sweep {sweep.info.run_id}: its stored config ({path}) is not a "
+                         "mapping")
+    return config
+
+
 def sweeps_of(client: Client, experiment_id: str) -> list[Run]:
     """The sweep runs of an experiment, newest first."""
-    return client.search_runs([experiment_id], f"tags.`{ROLE}` = '{SWEEP}'",
+    return client.search_runs([experiment_id], sweeps_filter(),
                               order_by=["attributes.start_time DESC"])
 
 
@@ -144,14 +242,10 @@ def trial_filter(sweep_run_id: str) -> str:
 
 def load_trials(client: Client, sweep: Run) -> list[TrialRecord]:
     """Every attempt of every trial of a sweep, by trial number then attempt."""
-    runs = client.search_runs([sweep.info.experiment_id], trial_filter(sweep.info.run_id))
-    records = []
-    for run in runs:
-        tags = run.data.tags
-        if tags.get(ROLE) != TRIAL:
-            continue
-        records.append(TrialRecord(run, int(tags.get(NUMBER, -1)), int(tags.get(ATTEMPT, 1)),
-                                   json.loads(tags.get(PARAMS, "{}"))))
+    runs = [run for run in client.search_runs([sweep.info.experiment_id],
+                                              trial_filter(sweep.info.run_id)) if is_trial(run)]
+    params = client.typed_params(runs)
+    records = [TrialRecord.from_run(run, params[run.info.run_id]) for run in runs]
     return sorted(records, key=lambda r: (r.number, r.attempt))
 
 

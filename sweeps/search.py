@@ -36,6 +36,7 @@ from optuna.samplers import (
     TPESampler,
 )
 
+from sweeps.compat.hyperband import WandbHyperbandPruner
 from sweeps.errors import ConfigError
 from sweeps.space import thaw
 
@@ -59,6 +60,7 @@ PRUNERS: dict[str, type[BasePruner]] = {
     "percentile": PercentilePruner,
     "successive_halving": SuccessiveHalvingPruner,
     "hyperband": HyperbandPruner,
+    "wandb_hyperband": WandbHyperbandPruner,  # W&B's early_terminate: hyperband, exactly
 }
 
 #: Samplers that refuse a study with more than one objective (checked in optuna 5.0).

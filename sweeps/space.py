@@ -2,9 +2,10 @@
 
 Four kinds of parameter, all frozen dataclasses: `FloatParam` and `IntParam` (inclusive
 bounds, optional ``log`` or ``step``), `CategoricalParam` (a tuple of scalar choices) and
-`FixedParam` (a constant passed to every trial). A sampled parameter may carry ``when``,
-a mapping ``{other_param: (allowed values...)}``: it is sampled only in trials where every
-named parameter took one of the allowed values.
+`FixedParam` (a constant passed to every trial); and ``type: wandb``, a W&B distribution
+optuna lacks, sampled as a latent uniform (`sweeps.compat.wandb_space.WandbParam`). A
+sampled parameter may carry ``when``, a mapping ``{other_param: (allowed values...)}``: it
+is sampled only in trials where every named parameter took one of the allowed values.
 
     space = Space.from_mapping({"kernel": ["linear", "rbf"],
                                 "gamma": {"type": "float", "low": 1e-4, "high": 1.0,
@@ -34,12 +35,13 @@ from optuna.distributions import (
     IntDistribution,
 )
 
+from sweeps.compat.wandb_space import WandbParam, parse_param
 from sweeps.errors import ConfigError
 
 Scalar = None | bool | int | float | str
 When = Mapping[str, tuple]
 
-PARAM_TYPES = ("categorical", "float", "int")
+PARAM_TYPES = ("categorical", "float", "int")  # and "wandb", written by sweeps.compat
 MAX_GRID_SIZE = 100_000
 _NAME = re.compile(r"[A-Za-z_][\w.-]*")
 _NUMERIC_KEYS = ("type", "low", "high", "log", "step", "when")
@@ -87,7 +89,7 @@ class FixedParam:
     value: Scalar
 
 
-Param = FloatParam | IntParam | CategoricalParam | FixedParam
+Param = FloatParam | IntParam | CategoricalParam | FixedParam | WandbParam
 
 
 def to_distribution(param: Param) -> BaseDistribution:
@@ -98,6 +100,8 @@ def to_distribution(param: Param) -> BaseDistribution:
         return IntDistribution(param.low, param.high, log=param.log, step=param.step or 1)
     if isinstance(param, CategoricalParam):
         return CategoricalDistribution(param.choices)
+    if isinstance(param, WandbParam):
+        return param.latent_distribution()
     raise TypeError(f"{param.name}: a {type(param).__name__} has no distribution")
 
 
@@ -206,15 +210,18 @@ class Space:
         return len(self.params)
 
     def distributions(self) -> dict[str, BaseDistribution]:
-        """Optuna distributions of the sampled (non-fixed) parameters, in declared order."""
-        return {p.name: to_distribution(p) for p in self.params if not isinstance(p, FixedParam)}
+        """Optuna distributions of the sampled (non-fixed) parameters, in declared order,
+        under their optuna names (a W&B parameter's latent is ``<name>~u``)."""
+        return {_optuna_name(p): to_distribution(p) for p in self.params
+                if not isinstance(p, FixedParam)}
 
     def suggest(self, trial: Any) -> dict[str, Any]:
         """Sample every active parameter from an optuna trial; add the fixed values.
 
         Parameters are suggested in dependency order (a conditional one after those it
         depends on); one whose ``when`` does not hold is left out. The result is in
-        declared order. `trial` is an ``optuna.trial.BaseTrial``.
+        declared order. `trial` is an ``optuna.trial.BaseTrial``. A W&B parameter gives
+        its value and, under ``<name>~u``, the latent it was computed from.
         """
         values: dict[str, Any] = {}
         for param in self._dependency_order():
@@ -225,6 +232,9 @@ class Space:
         for param in self.params:
             if isinstance(param, FixedParam):
                 out[param.name] = param.value
+            elif isinstance(param, WandbParam):
+                latent = values[param.name]
+                out[param.name], out[param.latent_name] = param.value(latent), latent
             elif param.name in values:
                 out[param.name] = values[param.name]
         return out
@@ -234,7 +244,8 @@ class Space:
 
         Raises ValueError for a float without ``step`` (its grid is infinite).
         """
-        return {p.name: _grid_values(p) for p in self.params if not isinstance(p, FixedParam)}
+        return {_optuna_name(p): _grid_values(p) for p in self.params
+                if not isinstance(p, FixedParam)}
 
     def grid_size(self) -> int | None:
         """How many points the full grid has; None when some parameter is continuous."""
@@ -259,6 +270,9 @@ class Space:
         for p in self.params:
             if isinstance(p, FixedParam):
                 out[p.name] = p.value
+                continue
+            if isinstance(p, WandbParam):
+                out[p.name] = p.to_dict()
                 continue
             if isinstance(p, CategoricalParam):
                 spec: dict[str, Any] = {"type": "categorical", "choices": list(p.choices)}
@@ -306,6 +320,8 @@ def _parse_param(name: str, spec: Any, source: str) -> Param:
     if "type" not in spec:
         raise ConfigError(f"required; one of {', '.join(PARAM_TYPES)}", path=f"{path}.type",
                           source=source)
+    if kind == "wandb":
+        return parse_param(name, spec, path=path, source=source)
     if kind not in PARAM_TYPES:
         raise ConfigError(f"unknown parameter type; valid: {', '.join(PARAM_TYPES)}",
                           path=f"{path}.type", source=source, value=kind)
@@ -504,18 +520,24 @@ def _active(param: Param, values: Mapping[str, Any]) -> bool:
     return all(name in values and values[name] in allowed for name, allowed in when.items())
 
 
+def _optuna_name(param: Param) -> str:
+    return param.latent_name if isinstance(param, WandbParam) else param.name
+
+
 def _suggest_one(trial: Any, param: Param) -> Any:
-    dist = to_distribution(param)
+    dist, name = to_distribution(param), _optuna_name(param)
     if isinstance(dist, FloatDistribution):
-        return trial.suggest_float(param.name, dist.low, dist.high, step=dist.step, log=dist.log)
+        return trial.suggest_float(name, dist.low, dist.high, step=dist.step, log=dist.log)
     if isinstance(dist, IntDistribution):
-        return trial.suggest_int(param.name, dist.low, dist.high, step=dist.step, log=dist.log)
-    return trial.suggest_categorical(param.name, dist.choices)
+        return trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+    return trial.suggest_categorical(name, dist.choices)
 
 
 def _grid_count(param: Param) -> int | None:
     if isinstance(param, CategoricalParam):
         return len(param.choices)
+    if isinstance(param, WandbParam):
+        return len(param.options["values"]) if param.indexed else None
     if isinstance(param, IntParam):
         return (param.high - param.low) // (param.step or 1) + 1
     if isinstance(param, FloatParam) and param.step is not None:
@@ -530,8 +552,11 @@ def _grid_values(param: Param) -> list:
     if isinstance(param, IntParam):
         return list(range(param.low, param.high + 1, param.step or 1))
     count = _grid_count(param)
+    if isinstance(param, WandbParam) and count is not None:
+        return list(range(count))
     if count is None:
-        raise ValueError(f"{param.name}: a float without step has no finite grid")
+        raise ValueError(f"{param.name}: a float without step (or a continuous W&B "
+                         "distribution) has no finite grid")
     low, step = Decimal(str(param.low)), Decimal(str(param.step))
     return [float(low + i * step) for i in itertools.islice(itertools.count(), count)]
 
@@ -541,7 +566,7 @@ def _grid_values(param: Param) -> list:
 
 def _kind(param: Param) -> str:
     return {FloatParam: "float", IntParam: "int", CategoricalParam: "categorical",
-            FixedParam: "fixed"}[type(param)]
+            FixedParam: "fixed", WandbParam: "wandb"}[type(param)]
 
 
 def _num(value: float) -> str:
@@ -551,6 +576,8 @@ def _num(value: float) -> str:
 def _details(param: Param) -> str:
     if isinstance(param, FixedParam):
         return repr(param.value)
+    if isinstance(param, WandbParam):
+        return param.describe()
     if isinstance(param, CategoricalParam):
         text = ", ".join(repr(c) for c in param.choices)
     else:

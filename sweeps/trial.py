@@ -14,9 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import tracking
-from tracking import artifacts
-from tracking.entities import Metric, RunStatus
-from tracking.writer import RunWriter
+from tracking import Metric, RunStatus
+from tracking.host import (
+    RunWriter,
+    clean_artifact_path,
+    log_artifact,
+    log_artifacts,
+    write_artifact,
+)
 
 
 class Outcome(str, enum.Enum):
@@ -45,6 +50,7 @@ class TrialSpec:
     resources: Mapping[str, float] = field(default_factory=dict)
     artifacts_travel: bool = False  # True: artifacts come back as bytes (remote workers)
     max_artifact_bytes: int = 1 << 30
+    wandb: Mapping[str, Any] | None = None  # a W&B program/command (sweeps.compat.macros)
 
 
 @dataclass(frozen=True)
@@ -153,18 +159,18 @@ class TrialWriter(RunWriter):
 
     def log_artifact(self, local_path: str | os.PathLike, artifact_path: str | None) -> None:
         if not self._spec.artifacts_travel:
-            artifacts.log_artifact(self._spec.artifact_dir, local_path, artifact_path)
+            log_artifact(self._spec.artifact_dir, local_path, artifact_path)
             return
         name = os.path.basename(os.fspath(local_path))
-        relative = f"{artifacts.clean_artifact_path(artifact_path)}/{name}".lstrip("/")
+        relative = f"{clean_artifact_path(artifact_path)}/{name}".lstrip("/")
         with open(local_path, "rb") as handle:
             self.write_artifact(relative, handle.read(self._spec.max_artifact_bytes + 1))
 
     def log_artifacts(self, local_dir: str | os.PathLike, artifact_path: str | None) -> None:
         if not self._spec.artifacts_travel:
-            artifacts.log_artifacts(self._spec.artifact_dir, local_dir, artifact_path)
+            log_artifacts(self._spec.artifact_dir, local_dir, artifact_path)
             return
-        base = artifacts.clean_artifact_path(artifact_path)
+        base = clean_artifact_path(artifact_path)
         for folder, _dirs, files in os.walk(local_dir):
             for name in files:
                 relative_dir = os.path.relpath(folder, local_dir).replace(os.sep, "/")
@@ -175,13 +181,13 @@ class TrialWriter(RunWriter):
 
     def write_artifact(self, relative_file: str, data: bytes) -> None:
         if not self._spec.artifacts_travel:
-            artifacts.write_artifact(self._spec.artifact_dir, relative_file, data)
+            write_artifact(self._spec.artifact_dir, relative_file, data)
             return
         if len(data) > self._spec.max_artifact_bytes:
             raise ValueError(
                 f"artifact {relative_file!r}: larger than execution.max_artifact_bytes "
                 f"({self._spec.max_artifact_bytes} bytes)")
-        artifacts.clean_artifact_path(relative_file)
+        clean_artifact_path(relative_file)
         self.flush()
         self._channel.send(ArtifactData(self.run_id, relative_file, data))
 

@@ -49,9 +49,11 @@ def test_iris_example_logs_model_figure_tags_and_note(checkout: Path) -> None:
     client = tracking.Client(checkout / "runs")
     (trial,) = [r for r in client.search_runs([client.search_experiments()[0].experiment_id])
                 if r.info.parent_run_id]
-    paths = {f.path for folder in ("models", "plots")
+    paths = {f.path for folder in ("model", "plots")
              for f in client.list_artifacts(trial.info.run_id, folder)}
-    assert paths == {"models/model.joblib", "plots/feature_importance.json"}
+    assert {"model/MLmodel", "plots/feature_importance.json"} <= paths
+    champion = client.get_model_version_by_alias("iris-rf", "champion")
+    assert champion.run_id == trial.info.run_id
     assert trial.data.tags["dataset"] == "iris"
     assert "5-fold CV accuracy" in trial.data.note
     assert 0.8 < trial.data.metrics["accuracy"] <= 1.0

@@ -5,10 +5,13 @@ takes that folder as `run_dir`. Each artifact path is validated by `clean_artifa
 closed set of rules, listed there), and every folder below `run_dir` is then opened one
 component at a time with `O_NOFOLLOW` relative to its parent's descriptor, so a symbolic link
 planted in the run folder, or swapped in between the check and the use, is refused rather than
-followed. Files are written under a temporary name in their final folder and moved into place
-with `os.replace`: no half-written file ever stands under its final name. Folders we create get
-mode 0o700, files 0o600. Where the platform lacks descriptor-relative calls (Windows), the same
-checks run on paths, re-checked after each folder is created.
+followed. The run folder itself and its experiment folder are opened the same way from the
+artifact root down, so a linked run or experiment folder is refused too; a file with more than
+one hard link is never listed, read or copied out. Files are written under a temporary name in
+their final folder and moved into place with `os.replace`: no half-written file ever stands
+under its final name. Folders we create get mode 0o700, files 0o600. Where the platform lacks
+descriptor-relative calls (Windows), the same checks run on paths, re-checked after each folder
+is created.
 
     >>> rel = write_artifact(run_dir, "plots/roc.json", '{"auc": 0.91}')
     >>> [f.path for f in list_artifacts(run_dir, "plots")]
@@ -40,6 +43,7 @@ __all__ = [
     "list_artifacts",
     "log_artifact",
     "log_artifacts",
+    "open_artifact",
     "resolve_in_run",
     "write_artifact",
 ]
@@ -48,6 +52,7 @@ MAX_PATH_BYTES = 1024
 MAX_COMPONENT_BYTES = 255
 
 _TMP_PREFIX = ".sweepbook-tmp-"
+_STORE_DEPTH = 2  # <experiment_id>/<run_id>: the folders the store makes below its artifact root
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 _WINDOWS_RESERVED = frozenset(
     ["CON", "PRN", "AUX", "NUL"]
@@ -247,6 +252,39 @@ def _open_root(top: str | os.PathLike[str], *, create: bool) -> _Dir | None:
     return _Dir(root, root, "", fd)
 
 
+def _open_run(run_dir: str | os.PathLike[str], *, create: bool) -> _Dir | None:
+    """Open the run folder from the artifact root down; None if it is missing (and not created).
+
+    The last `_STORE_DEPTH` components of `run_dir` (`<experiment_id>/<run_id>`) are the store's
+    own folders and are opened without following links, like every folder below them; only the
+    artifact root above them, which the user or the config chose (a shared mount may well be
+    reached through a link), is resolved.
+    """
+    tail: list[str] = []
+    anchor = os.path.abspath(run_dir)
+    while len(tail) < _STORE_DEPTH:
+        anchor, name = os.path.split(anchor)
+        if not name:
+            break
+        tail.insert(0, name)
+    top = _open_root(anchor, create=create)
+    if top is None:
+        return None
+    shown = os.path.join(top.path, *tail)
+    with top:
+        try:
+            run = _walk(top, "/".join(tail), create=create)
+        except NotFoundError:
+            return None
+        except ArtifactPathError:
+            raise ArtifactPathError(
+                f"run folder {shown!r} goes through a symbolic link; the store's folders are "
+                "never followed") from None
+        except _NotAFolder:
+            raise InvalidInputError(f"{shown!r} is not a folder") from None
+    return _Dir(run.path, run.path, "", run.fd)
+
+
 def _child(parent: _Dir, name: str, *, create: bool) -> _Dir:
     """Open the sub-folder `name`, creating it (0o700) if asked; never through a link."""
     rel = f"{parent.rel}/{name}" if parent.rel else name
@@ -322,7 +360,8 @@ def _write_file(folder: _Dir, name: str, fill: Callable[[BinaryIO], object]) -> 
 
 
 def _open_regular(arg: str, dir_fd: int | None, *, follow: bool, shown: str) -> BinaryIO:
-    """Open a regular file for reading; FIFOs, devices and (unless `follow`) links are refused."""
+    """Open a regular file for reading; FIFOs and devices are refused, and unless `follow`
+    (a run's own file, not the caller's) so are symbolic links and files with hard links."""
     flags = _READ_FLAGS | (0 if follow else _O_NOFOLLOW)
     try:
         fd = os.open(arg, flags, dir_fd=dir_fd)
@@ -332,9 +371,15 @@ def _open_regular(arg: str, dir_fd: int | None, *, follow: bool, shown: str) -> 
         if exc.errno == errno.ENOENT:
             raise NotFoundError(f"{shown!r} does not exist") from None
         raise
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "is not a regular file"
+    elif not follow and info.st_nlink > 1:
+        problem = "has other hard links; a file linked from outside the run is never served"
+    if problem:
         os.close(fd)
-        raise InvalidInputError(f"{shown!r} is not a regular file")
+        raise InvalidInputError(f"{shown!r} {problem}")
     return os.fdopen(fd, "rb")
 
 
@@ -344,7 +389,8 @@ def _copy_into(folder: _Dir, name: str, source: BinaryIO) -> None:
 
 
 def _entries(folder: _Dir) -> Iterator[tuple[str, bool, int]]:
-    """(name, is_dir, size) of the folder's children; links, temp files and odd names skipped."""
+    """(name, is_dir, size) of the folder's children; links (symbolic or hard), temp files and
+    odd names skipped."""
     with os.scandir(folder.fd if folder.fd is not None else folder.path) as it:
         for entry in it:
             name = entry.name
@@ -353,7 +399,7 @@ def _entries(folder: _Dir) -> Iterator[tuple[str, bool, int]]:
             st = entry.stat(follow_symlinks=False)
             if stat.S_ISDIR(st.st_mode):
                 yield name, True, 0
-            elif stat.S_ISREG(st.st_mode):
+            elif stat.S_ISREG(st.st_mode) and st.st_nlink == 1:
                 yield name, False, st.st_size
 
 
@@ -384,7 +430,7 @@ def write_artifact(run_dir: Path, relative_file: str, data: bytes | str) -> str:
         raise InvalidInputError(f"data must be bytes or str, got {type(data).__name__}")
     resolve_in_run(run_dir, rel)
     parent_rel, name = _split(rel)
-    root = _open_root(run_dir, create=True)
+    root = _open_run(run_dir, create=True)
     assert root is not None
     with root, _walk(root, parent_rel, create=True) as folder:
         _write_file(folder, name, lambda out: out.write(payload))
@@ -413,7 +459,7 @@ def log_artifact(
     base = _clean(artifact_path)
     rel = _clean(f"{base}/{name}" if base else name)
     resolve_in_run(run_dir, rel)
-    root = _open_root(run_dir, create=True)
+    root = _open_run(run_dir, create=True)
     assert root is not None
     with root:
         _copy_file(root, base, name, source)
@@ -470,7 +516,7 @@ def log_artifacts(
             _clean(filename, what=f"file name (of {local!r})")
             files.append((_clean(f"{prefix}/{filename}" if prefix else filename), local))
 
-    root = _open_root(run_dir, create=True)
+    root = _open_run(run_dir, create=True)
     assert root is not None
     with root:
         _walk(root, base, create=True).close()
@@ -493,7 +539,7 @@ def list_artifacts(run_dir: Path, path: str | None = None) -> list[FileInfo]:
     """
     rel = _clean(path)
     resolve_in_run(run_dir, rel)
-    root = _open_root(run_dir, create=False)
+    root = _open_run(run_dir, create=False)
     if root is None:
         return []
     with root:
@@ -507,6 +553,40 @@ def list_artifacts(run_dir: Path, path: str | None = None) -> list[FileInfo]:
                 for name, is_dir, size in _entries(folder)
             ]
     return sorted(infos, key=lambda info: info.path)
+
+
+def open_artifact(run_dir: Path, path: str) -> tuple[BinaryIO, int, str]:
+    """(open binary file, size, clean path) of the artifact file `path`, for reading.
+
+    Opened like every artifact, never through a link; ArtifactPathError for an unsafe path or a
+    link, NotFoundError for a missing file, InvalidInputError for the run folder itself, a
+    folder, a special file or a file with other hard links. The caller closes the file.
+
+        >>> handle, size, rel = open_artifact(run_dir, "plots/roc.json")
+    """
+    rel = _clean(path)
+    if not rel:
+        raise InvalidInputError("artifact path: names the run folder; give a file")
+    resolve_in_run(run_dir, rel)
+    root = _open_run(run_dir, create=False)
+    if root is None:
+        raise NotFoundError(f"artifact {rel!r} does not exist (the run has no artifacts)")
+    parent_rel, name = _split(rel)
+    with root:
+        try:
+            folder = _walk(root, parent_rel, create=False)
+        except _NotAFolder:
+            raise NotFoundError(f"artifact {rel!r} does not exist") from None
+        with folder:
+            arg, dir_fd = folder.at(name)
+            try:
+                if stat.S_ISDIR(os.stat(arg, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                    raise InvalidInputError(f"artifact {rel!r} is a folder")
+            except FileNotFoundError:
+                raise NotFoundError(f"artifact {rel!r} does not exist") from None
+            handle = _open_regular(arg, dir_fd, follow=False, shown=rel)
+    os.set_blocking(handle.fileno(), True)
+    return handle, os.fstat(handle.fileno()).st_size, rel
 
 
 def _copy_tree(src: _Dir, dst: _Dir) -> None:
@@ -535,7 +615,7 @@ def download_artifacts(run_dir: Path, path: str | None, dst_path: str | os.PathL
     rel = _clean(path)
     resolve_in_run(run_dir, rel)
     destination = os.path.abspath(os.fspath(dst_path))
-    root = _open_root(run_dir, create=False)
+    root = _open_run(run_dir, create=False)
     if root is None:
         if rel:
             raise NotFoundError(f"artifact {rel!r} does not exist (the run has no artifacts)")

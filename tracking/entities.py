@@ -12,8 +12,10 @@ from tracking.errors import InvalidInputError
 
 
 class RunStatus(str, enum.Enum):
-    """Lifecycle of a run. PRUNED is for sweep trials stopped early by a pruner."""
+    """Lifecycle of a run. QUEUED is a sweep trial sent to a busy worker, not started yet
+    (it becomes RUNNING when it starts); PRUNED is for sweep trials stopped early by a pruner."""
 
+    QUEUED = "QUEUED"
     RUNNING = "RUNNING"
     FINISHED = "FINISHED"
     FAILED = "FAILED"
@@ -32,6 +34,41 @@ class RunStatus(str, enum.Enum):
             valid = ", ".join(s.value for s in cls)
             raise InvalidInputError(
                 f"status: unknown run status {value!r}; valid: {valid}") from None
+
+
+class ViewType(enum.IntEnum):
+    """Which runs or experiments a search sees, by lifecycle stage (MLflow's values)."""
+
+    ACTIVE_ONLY = 1
+    DELETED_ONLY = 2
+    ALL = 3
+
+    @classmethod
+    def parse(cls, value: str | int | ViewType | None) -> ViewType:
+        """`ViewType.parse("all")` -> ViewType.ALL; None -> ACTIVE_ONLY."""
+        if value is None:
+            return cls.ACTIVE_ONLY
+        if isinstance(value, str):
+            try:
+                return cls[value.upper()]
+            except KeyError:
+                pass
+        else:
+            try:
+                return cls(value)
+            except ValueError:
+                pass
+        valid = ", ".join(v.name for v in cls)
+        raise InvalidInputError(f"view type: unknown {value!r}; valid: {valid}")
+
+    def sees(self, lifecycle_stage: str) -> bool:
+        """Whether an entity in `lifecycle_stage` ('active' or 'deleted') is seen."""
+        return self is ViewType.ALL or (lifecycle_stage == "deleted") == (
+            self is ViewType.DELETED_ONLY)
+
+
+LIFECYCLE_TAG = "sweepbook.lifecycle"
+"""The experiment tag that marks a deleted experiment (`Client.delete_experiment`)."""
 
 
 def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -67,6 +104,11 @@ class Experiment:
     artifact_location: str
     creation_time: int
     tags: Mapping[str, str] = field(default_factory=lambda: _frozen(None))
+
+    @property
+    def lifecycle_stage(self) -> str:
+        """'deleted' after `Client.delete_experiment`, else 'active' (as MLflow)."""
+        return "deleted" if self.tags.get(LIFECYCLE_TAG) == "deleted" else "active"
 
 
 @dataclass(frozen=True)
@@ -109,3 +151,90 @@ class FileInfo:
     path: str
     is_dir: bool
     file_size: int | None
+
+
+# -- summaries for tables (counts and pages, read without loading whole runs) ---------------
+
+
+@dataclass(frozen=True)
+class ExperimentStats:
+    """Counts over an experiment's active runs; `last_activity` is the latest start or end
+    time (ms), None without runs. `matching_count` counts the runs matching the filter asked."""
+
+    experiment_id: str
+    run_count: int
+    top_level_count: int
+    matching_count: int
+    status_counts: Mapping[str, int]
+    last_activity: int | None
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """A top-level run with its direct children: `matched` is False when the run is listed
+    only because a child matches; `children` are the first matching children's ids."""
+
+    run_id: str
+    matched: bool
+    child_count: int
+    child_matching: int
+    children: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RunGroups:
+    """One page of run groups and the number of groups over every page."""
+
+    total: int
+    groups: tuple[RunGroup, ...]
+
+
+@dataclass(frozen=True)
+class RunIds:
+    """One page of run ids and the number of matching runs over every page."""
+
+    total: int
+    run_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KeyStats:
+    """A param, metric or tag key among some runs: in how many it is `present`, and whether
+    its value `varies` (more than one value among them)."""
+
+    key: str
+    present: int
+    varies: bool
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """Every param, metric (latest value) and tag key of the runs matching a filter."""
+
+    matching_runs: int
+    params: tuple[KeyStats, ...]
+    metrics: tuple[KeyStats, ...]
+    tags: tuple[KeyStats, ...]
+
+
+@dataclass(frozen=True)
+class MetricStats:
+    """The size of one metric's history in one run."""
+
+    points: int
+    min_step: int
+    max_step: int
+    last_timestamp: int
+
+
+@dataclass(frozen=True)
+class ChildStats:
+    """Activity of a run and its direct children, for live progress: `status_counts` are the
+    active children's; the others cover the run and its children (times in ms, or None)."""
+
+    status_counts: Mapping[str, int]
+    last_start: int | None
+    last_end: int | None
+    metric_points: int
+    last_metric_timestamp: int | None
+    tag_count: int

@@ -7,14 +7,29 @@ from collections.abc import Sequence
 import pandas as pd
 
 from tracking.entities import Run
+from tracking.query import SYSTEM_TAGS
 
 BASE_COLUMNS = ["run_id", "experiment_id", "parent_run_id", "run_name", "status",
                 "start_time", "end_time", "artifact_uri"]
 
 
+def mlflow_tags(run: Run) -> dict[str, str]:
+    """MLflow's system tags of `run`, derived from its own fields (see query.SYSTEM_TAGS);
+    keys whose field is empty are left out."""
+    tags: dict[str, str] = {"mlflow.source.type": "LOCAL"}
+    for name, (kind, key) in SYSTEM_TAGS.items():
+        value = getattr(run.info, key) if kind == "attributes" else run.data.tags.get(key)
+        if value:
+            tags[name] = value
+    if run.data.note:
+        tags["mlflow.note.content"] = run.data.note
+    return tags
+
+
 def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
     """One row per run: the base columns, then `metrics.*` (latest values), `params.*`
-    (as text), `tags.*`. Times are UTC timestamps; absent keys are missing values."""
+    (as text), `tags.*` (MLflow's system tags `tags.mlflow.*` among them, derived from the
+    run's own fields). Times are UTC timestamps; absent keys are missing values."""
     rows = []
     metric_keys: set[str] = set()
     param_keys: set[str] = set()
@@ -29,10 +44,11 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
         }
         row.update({f"metrics.{k}": v for k, v in data.metrics.items()})
         row.update({f"params.{k}": v for k, v in data.params.items()})
-        row.update({f"tags.{k}": v for k, v in data.tags.items()})
+        tags = {**mlflow_tags(run), **data.tags}
+        row.update({f"tags.{k}": v for k, v in tags.items()})
         metric_keys.update(data.metrics)
         param_keys.update(data.params)
-        tag_keys.update(data.tags)
+        tag_keys.update(tags)
         rows.append(row)
     columns = (BASE_COLUMNS + [f"metrics.{k}" for k in sorted(metric_keys)]
                + [f"params.{k}" for k in sorted(param_keys)]

@@ -5,8 +5,8 @@ A filter is MLflow's ``search_runs`` language::
     params.model = 'rf' AND (metrics.acc > 0.9 OR tags.`my tag` LIKE 'v2%')
 
 The text is tokenised and parsed into `Comparison`, `BoolOp` and `Not` nodes; the compiler
-turns the tree into one SQL boolean expression over the runs table aliased ``r``, built only
-from constant fragments, with every key and value passed as a ``?`` parameter. Nothing the
+in each store (`tracking.store.sql`) turns the tree into one SQL boolean expression, built only
+from constant fragments, with every key and value passed as a bound parameter. Nothing the
 user typed is ever pasted into SQL.
 
 Semantics (as in MLflow, made precise):
@@ -22,6 +22,9 @@ Semantics (as in MLflow, made precise):
   ``!=`` included; a NaN metric still counts as present for ``IS NULL``/``IS NOT NULL``.
 - ``attributes.start_time``, ``end_time`` and ``experiment_id`` need numbers; ``run_id``,
   ``run_name``, ``status`` and ``parent_run_id`` need strings.
+- MLflow's system tags (`SYSTEM_TAGS`) are read from sweepbook's own fields:
+  ``tags.mlflow.runName`` is ``attributes.run_name``, ``tags.mlflow.parentRunId`` is
+  ``attributes.parent_run_id``, ``tags.mlflow.user`` is ``tags.sys.user``.
 - ``LIKE`` is case-sensitive, ``ILIKE`` ignores case (ASCII letters only, as SQLite's
   ``lower``). In both, ``%`` is any run of characters, ``_`` one character, and a backslash
   makes the next character literal (``'50\\\\%'`` or ``'50\\%'`` both mean "50%").
@@ -44,8 +47,6 @@ __all__ = [
     "Expr",
     "Not",
     "OrderKey",
-    "compile_filter",
-    "compile_order_by",
     "parse_filter",
     "parse_order_by",
 ]
@@ -115,19 +116,20 @@ _PREFIXES = {
     "attr": "attributes",
     "run": "attributes",
 }
-_NUMERIC_ATTRIBUTES = {
-    "start_time": "r.start_time",
-    "end_time": "r.end_time",
-    "experiment_id": "r.experiment_id",
+NUMERIC_ATTRIBUTES = frozenset({"start_time", "end_time", "experiment_id"})
+TEXT_ATTRIBUTES = frozenset({"run_id", "run_name", "status", "parent_run_id"})
+ATTRIBUTES = NUMERIC_ATTRIBUTES | TEXT_ATTRIBUTES
+"""Run attributes a filter or order_by may name; each is a column of the runs table."""
+_VALID_ATTRIBUTES = ", ".join(sorted(ATTRIBUTES))
+SYSTEM_TAGS: dict[str, tuple[str, str]] = {
+    "mlflow.runName": ("attributes", "run_name"),
+    "mlflow.parentRunId": ("attributes", "parent_run_id"),
+    "mlflow.user": ("tags", "sys.user"),
+    "mlflow.source.name": ("tags", "sys.entry_point"),
+    "mlflow.source.git.commit": ("tags", "sys.git.commit"),
 }
-_TEXT_ATTRIBUTES = {
-    "run_id": "r.run_id",
-    "run_name": "r.run_name",
-    "status": "r.status",
-    "parent_run_id": "r.parent_run_id",
-}
-_ATTRIBUTES = {**_TEXT_ATTRIBUTES, **_NUMERIC_ATTRIBUTES}
-_VALID_ATTRIBUTES = ", ".join(sorted(_ATTRIBUTES))
+"""MLflow's system tags that a filter or order_by may name, each read from sweepbook's own
+field: ``tags.mlflow.parentRunId = 'x'`` is ``attributes.parent_run_id = 'x'``."""
 
 _KEYWORDS = {"AND", "OR", "NOT", "IN", "IS", "NULL", "LIKE", "ILIKE", "ASC", "DESC"}
 _CMP_OPS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -282,9 +284,11 @@ def _identifier(text: str, start: int, prefix: str, i: int, where: str) -> tuple
         key = text[i:end]
     if not key:
         raise _error(where, f"expected a key after {_show(text[start:i])}", i)
-    if kind == "attributes" and key not in _ATTRIBUTES:
+    if kind == "attributes" and key not in ATTRIBUTES:
         message = f"unknown attribute {_show(key)}; valid: {_VALID_ATTRIBUTES}"
         raise _error(where, message, start)
+    if kind == "tags" and key in SYSTEM_TAGS:
+        kind, key = SYSTEM_TAGS[key]
     return _Token("IDENT", (kind, key), start, text[start:end]), end
 
 
@@ -303,7 +307,7 @@ def _validate(comparison: Comparison, where: str, value_position: int) -> None:
         raise _error(where, f"unknown kind {_show(str(kind))}", at)
     if not isinstance(key, str) or not key:
         raise _error(where, f"expected a key after '{kind}.'", at)
-    if kind == "attributes" and key not in _ATTRIBUTES:
+    if kind == "attributes" and key not in ATTRIBUTES:
         raise _error(where, f"unknown attribute {_show(key)}; valid: {_VALID_ATTRIBUTES}", at)
     if op not in _ALL_OPS:
         raise _error(where, f"unknown operator {_show(str(op))}", at)
@@ -325,11 +329,11 @@ def _validate(comparison: Comparison, where: str, value_position: int) -> None:
     if not (strings or numbers):
         raise _error(where, f"{op} after {name} mixes strings and numbers", value_position)
     if op in ("LIKE", "ILIKE"):
-        if kind == "metrics" or key in _NUMERIC_ATTRIBUTES:
+        if kind == "metrics" or key in NUMERIC_ATTRIBUTES:
             raise _error(where, f"{op} does not apply to the number {name}", value_position)
         if not strings:
             raise _error(where, f"{op} needs a quoted pattern, got {value!r}", value_position)
-    elif kind == "metrics" or (kind == "attributes" and key in _NUMERIC_ATTRIBUTES):
+    elif kind == "metrics" or (kind == "attributes" and key in NUMERIC_ATTRIBUTES):
         if not numbers:
             got = _show(str(values[0]))
             raise _error(where, f"{name} compares with numbers, got string {got}", value_position)
@@ -487,134 +491,6 @@ position=0), Comparison(kind='metrics', key='acc', op='>', value=0.9, position=2
     return _Parser(text).parse()
 
 
-# --- compiling ----------------------------------------------------------------------------
-
-# A param's value as a number: only params logged as int or float; "inf" is infinite and
-# "nan" is NULL (SQLite would CAST both to 0.0).
-_PARAM_NUMBER = (
-    "(CASE WHEN p.value_type NOT IN ('int', 'float') THEN NULL"
-    " WHEN lower(p.value) IN ('inf', '+inf', 'infinity', '+infinity') THEN 9e999"
-    " WHEN lower(p.value) IN ('-inf', '-infinity') THEN -9e999"
-    " WHEN lower(p.value) IN ('nan', '+nan', '-nan') THEN NULL"
-    " ELSE CAST(p.value AS REAL) END)"
-)
-_KEY_TABLES = {
-    "params": ("EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.run_id AND p.key = ?", "p.value"),
-    "tags": ("EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.run_id AND t.key = ?", "t.value"),
-    "metrics": (
-        "EXISTS (SELECT 1 FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ?",
-        "m.value",
-    ),
-}
-_MAX_TREE_DEPTH = 4 * MAX_NESTING + 10
-
-
-def _bind(value: str | float | int) -> str | float | int:
-    if isinstance(value, int) and not -(2**63) <= value < 2**63:
-        return float(value)
-    return value
-
-
-def _like_parts(pattern: str) -> list[tuple[bool, str]]:
-    """Split a LIKE pattern into (is_wildcard, character); backslash makes the next literal."""
-    parts: list[tuple[bool, str]] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            parts.append((False, pattern[i + 1]))
-            i += 2
-        else:
-            parts.append((c in "%_", c))
-            i += 1
-    return parts
-
-
-def _glob_pattern(pattern: str) -> str:
-    """The case-sensitive GLOB pattern equal to a LIKE pattern."""
-    out = []
-    for wild, c in _like_parts(pattern):
-        if wild:
-            out.append("*" if c == "%" else "?")
-        else:
-            out.append(f"[{c}]" if c in "*?[" else c)
-    return "".join(out)
-
-
-def _escaped_like_pattern(pattern: str) -> str:
-    """The same LIKE pattern, written canonically for ``ESCAPE '\\'``."""
-    return "".join(c if wild or c not in "%_\\" else "\\" + c for wild, c in _like_parts(pattern))
-
-
-def _condition(column: str, comparison: Comparison, params: list) -> str:
-    """The test on one value column; appends its parameters."""
-    op, value = comparison.op, comparison.value
-    if op == "LIKE":
-        params.append(_glob_pattern(str(value)))
-        return f"{column} GLOB ?"
-    if op == "ILIKE":
-        params.append(_escaped_like_pattern(str(value)))
-        return f"lower({column}) LIKE lower(?) ESCAPE '\\'"
-    if op in ("IN", "NOT IN"):
-        assert isinstance(value, tuple)
-        params.extend(_bind(v) for v in value)
-        marks = ", ".join("?" for _ in value)
-        return f"{column} {op} ({marks})"
-    assert op in _COMPARATORS and value is not None and not isinstance(value, tuple)
-    params.append(_bind(value))
-    return f"{column} {op} ?"
-
-
-def _compile_comparison(c: Comparison, params: list) -> str:
-    _validate(c, "filter", c.position)
-    if c.kind == "attributes":
-        column = _ATTRIBUTES[c.key]
-        if c.op == "IS NULL":
-            return f"{column} IS NULL"
-        if c.op == "IS NOT NULL":
-            return f"{column} IS NOT NULL"
-        return f"({column} IS NOT NULL AND {_condition(column, c, params)})"
-    exists, column = _KEY_TABLES[c.kind]
-    params.append(c.key)
-    if c.op == "IS NULL":
-        return f"NOT {exists})"
-    if c.op == "IS NOT NULL":
-        return f"{exists})"
-    values = c.value if isinstance(c.value, tuple) else (c.value,)
-    if c.kind == "params" and c.op not in ("LIKE", "ILIKE") and _is_number(values[0]):
-        column = _PARAM_NUMBER
-    return f"{exists} AND {_condition(column, c, params)})"
-
-
-def _compile(expr: Expr, params: list, depth: int) -> str:
-    if depth > _MAX_TREE_DEPTH:
-        raise FilterSyntaxError(f"filter: expression nested deeper than {_MAX_TREE_DEPTH}")
-    if isinstance(expr, Comparison):
-        return _compile_comparison(expr, params)
-    if isinstance(expr, Not):
-        return f"NOT ({_compile(expr.operand, params, depth + 1)})"
-    if isinstance(expr, BoolOp) and expr.op in ("AND", "OR") and expr.operands:
-        joiner = " AND " if expr.op == "AND" else " OR "
-        return "(" + joiner.join(_compile(e, params, depth + 1) for e in expr.operands) + ")"
-    raise FilterSyntaxError(f"filter: not a filter node: {_show(repr(expr))}")
-
-
-def compile_filter(expr: Expr | None) -> tuple[str, list]:
-    """Compile a parsed filter to a SQL boolean expression over runs aliased ``r``, and its
-    parameters; ``('1', [])`` for no filter.
-
-    >>> sql, params = compile_filter(parse_filter("tags.team = 'a'"))
-    >>> sql
-    'EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.run_id AND t.key = ? AND t.value = ?)'
-    >>> params
-    ['team', 'a']
-    """
-    if expr is None:
-        return "1", []
-    params: list = []
-    return _compile(expr, params, 0), params
-
-
 # --- order_by -----------------------------------------------------------------------------
 
 
@@ -657,45 +533,3 @@ def parse_order_by(clauses: Sequence[str] | str | None) -> list[OrderKey]:
         kind, key = ident.value  # type: ignore[misc]
         keys.append(OrderKey(kind, key, ascending))
     return keys
-
-
-def compile_order_by(keys: Sequence[OrderKey]) -> tuple[str, list]:
-    """Compile order keys to an ``ORDER BY`` clause and its parameters.
-
-    Metrics sort by their latest value; NaN and missing values come last in either
-    direction. Params sort numerically among those logged as int or float, then as text
-    among the others, then missing ones. Tags sort as text. The clause always ends with
-    ``r.start_time DESC, r.run_id`` so the order is deterministic.
-
-    >>> compile_order_by([])
-    ('ORDER BY r.start_time DESC, r.run_id', [])
-    """
-    parts: list[str] = []
-    params: list = []
-    for k in keys:
-        if not isinstance(k, OrderKey):
-            raise FilterSyntaxError(f"order_by: not an OrderKey: {_show(repr(k))}")
-        direction = "ASC" if k.ascending else "DESC"
-        if k.kind == "attributes" and k.key in _ATTRIBUTES:
-            parts.append(f"{_ATTRIBUTES[k.key]} {direction} NULLS LAST")
-        elif k.kind == "metrics":
-            parts.append(
-                "(SELECT m.value FROM latest_metrics m WHERE m.run_id = r.run_id AND m.key = ?)"
-                f" {direction} NULLS LAST"
-            )
-            params.append(k.key)
-        elif k.kind == "params":
-            where = "FROM params p WHERE p.run_id = r.run_id AND p.key = ?"
-            parts.append(f"(SELECT {_PARAM_NUMBER} {where}) {direction} NULLS LAST")
-            parts.append(f"(SELECT p.value {where}) {direction} NULLS LAST")
-            params.extend([k.key, k.key])
-        elif k.kind == "tags":
-            parts.append(
-                "(SELECT t.value FROM tags t WHERE t.run_id = r.run_id AND t.key = ?)"
-                f" {direction} NULLS LAST"
-            )
-            params.append(k.key)
-        else:
-            raise FilterSyntaxError(f"order_by: unknown key {k.kind}.{k.key}")
-    parts.extend(["r.start_time DESC", "r.run_id"])
-    return "ORDER BY " + ", ".join(parts), params

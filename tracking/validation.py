@@ -116,6 +116,32 @@ def param_value(param_key: str, value: Any) -> tuple[str, str]:
     return text, kind
 
 
+PARAM_TYPES = ("int", "float", "bool", "str", "none")
+
+
+def param_from_text(param_key: str, text: str, kind: str) -> Any:
+    """The value `param_value` encoded as (text, kind): int, float, bool, None or str.
+
+    >>> param_from_text("lr", *param_value("lr", 0.1))
+    0.1
+    """
+    try:
+        if kind == "int":
+            return int(text)
+        if kind == "float":
+            return float(text)
+    except ValueError:
+        raise InvalidInputError(f"param {param_key!r}: {text[:60]!r} is not a {kind}") from None
+    if kind == "bool" and text in ("True", "False"):
+        return text == "True"
+    if kind == "none" and text == "None":
+        return None
+    if kind == "str":
+        return text
+    raise InvalidInputError(f"param {param_key!r}: {text[:60]!r} is not a {kind} (types: "
+                            f"{', '.join(PARAM_TYPES)})")
+
+
 def tag_value(tag_key: str, value: Any) -> str:
     text = str(value)
     if len(text) > MAX_TAG_LENGTH:

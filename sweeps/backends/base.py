@@ -20,7 +20,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def start(self) -> None:
-        """Get ready (start workers, connect to a cluster); errors are one-line SweepErrors."""
+        """Get ready (start workers, connect to a cluster); errors are one-line SweepErrors.
+        Returns without waiting for workers to boot: they start while the coordinator sets
+        the sweep up, and `submit` may send them trials before they are up."""
 
     @abc.abstractmethod
     def free_slots(self) -> int:

@@ -4,6 +4,11 @@ Each worker is a long-lived process in its own session that runs one trial at a 
 A trial that raises fails alone; a worker that dies (os._exit, a segfault, the OOM killer)
 or is killed for a timeout or a prune is replaced, and its trial ends FAILED/PRUNED while
 the others go on. Workers die with the coordinator (PR_SET_PDEATHSIG on Linux).
+
+On Linux, workers are forked from a template process that has imported sweeps and tracking
+once (`sweeps.backends.forkserver`), so a worker, first or replaced, starts in
+milliseconds. Elsewhere (macOS, Windows: no PR_SET_PDEATHSIG, and fork is unsafe there)
+each worker is spawned as a fresh `python -m sweeps.backends.local`.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from sweeps.backends.base import Backend
+from sweeps.backends.forkserver import ForkedProcess, ForkServer, server_env
 from sweeps.errors import SweepError
 from sweeps.objectives import die_with_parent
 from sweeps.trial import (
@@ -119,19 +124,18 @@ class _WorkerChannel:
             self.send(Finished(spec.key, _SKIPPED, time.time()))
 
 
-def worker_main() -> None:
-    """A worker process (`python -m sweeps.backends.local FD NAME`): run the specs it
-    receives, one at a time, until its connection closes."""
+def serve_worker(fd: int, name: str) -> None:
+    """A worker: run the specs that arrive on the socket `fd`, one at a time, until its
+    connection closes. Spawned (`python -m sweeps.backends.local FD NAME`) or forked."""
     from sweeps.objectives import run_trial
-    channel = _WorkerChannel(multiprocessing.connection.Connection(int(sys.argv[1])))
-    name = sys.argv[2]
+    channel = _WorkerChannel(multiprocessing.connection.Connection(fd))
     host = socket.gethostname()
     gpu_ids = tuple(d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d)
     try:
         while True:
             spec = channel.next_spec()
             channel.send(Started(spec.key, name, host, os.getpid(), time.time(), gpu_ids))
-            result = run_trial(spec, channel)
+            result = run_trial(spec, channel, own_group=True)
             channel.send(Finished(spec.key, result, time.time()))
     except (EOFError, OSError):
         return  # the coordinator closed the connection (or is gone)
@@ -143,14 +147,15 @@ class _Worker:
 
     name: str
     env: dict[str, str]
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen | ForkedProcess | None = None
     conn: multiprocessing.connection.Connection | None = None
     specs: list[TrialSpec] = field(default_factory=list)
     running: str | None = None  # the key of the trial it has started, if any
 
 
 class LocalBackend(Backend):
-    """`workers` worker processes; `gpus_per_trial` > 0 gives each its own device(s).
+    """`workers` worker processes; `gpus_per_trial` > 0 gives each its own device(s);
+    `fork`: fork them from a template process (Linux only), else spawn each one.
 
     Each worker is sent its next trial while it runs the current one (`AHEAD` extra), so
     a worker that finishes starts the next trial at once, without waiting for the
@@ -160,15 +165,20 @@ class LocalBackend(Backend):
     name = "local"
     AHEAD = 1
 
-    def __init__(self, workers: int, gpus_per_trial: float = 0.0) -> None:
+    def __init__(self, workers: int, gpus_per_trial: float = 0.0, *,
+                 fork: bool = sys.platform == "linux") -> None:
         self._size = workers
+        self._fork = fork
         self._gpus_per_trial = gpus_per_trial
         self._workers: list[_Worker] = []
         self._owner: dict[str, _Worker] = {}
         self._called_off: dict[str, TrialResult] = {}
         self._pending: list[Event] = []
+        self._server: ForkServer | None = None
 
     def start(self) -> None:
+        if self._fork:
+            self._server = ForkServer(server_env())
         devices = gpu_assignment(self._size, self._gpus_per_trial,
                                  available_gpus() if self._gpus_per_trial > 0 else [])
         for index, ids in enumerate(devices):
@@ -179,17 +189,21 @@ class LocalBackend(Backend):
 
     def _spawn(self, worker: _Worker) -> None:
         """Start a worker process in its own session (Ctrl-C reaches only the coordinator,
-        which stops the workers), connected by a socket pair; resend its waiting specs."""
+        which stops the workers), connected by a socket pair; resend its waiting specs.
+        Forked from the template when there is one (a fresh template if it died)."""
         ours, theirs = socket.socketpair()
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {**os.environ, **worker.env,
-               "PYTHONPATH": os.pathsep.join(p for p in (package_root,
-                                                         os.environ.get("PYTHONPATH")) if p)}
+        if self._server is not None and not self._server.alive():
+            self._server.close()
+            self._server = ForkServer(server_env())
         with theirs:
-            worker.process = subprocess.Popen(
-                [sys.executable, "-m", "sweeps.backends.local", str(theirs.fileno()),
-                 worker.name], pass_fds=[theirs.fileno()], env=env, start_new_session=True,
-                preexec_fn=die_with_parent if sys.platform == "linux" else None)
+            if self._server is not None:
+                worker.process = self._server.fork(worker.name, worker.env, theirs.fileno())
+            else:
+                worker.process = subprocess.Popen(
+                    [sys.executable, "-m", "sweeps.backends.local", str(theirs.fileno()),
+                     worker.name], pass_fds=[theirs.fileno()],
+                    env={**server_env(), **worker.env}, start_new_session=True,
+                    preexec_fn=die_with_parent if sys.platform == "linux" else None)
         worker.conn = multiprocessing.connection.Connection(ours.detach())
         worker.running = None
         for spec in worker.specs:
@@ -263,8 +277,8 @@ class LocalBackend(Backend):
         """Stop the worker (if `died` is None) and start a fresh one for its waiting specs.
         The trial it was running ends: as called off, FAILED with `died`, or LOST when it
         was only stopped along with another."""
+        self._kill(worker)  # a dead worker's group may still hold what its trial started
         if died is None:
-            self._kill(worker)
             worker.process.wait()
             self._drain(worker, events)
         key = worker.running or (worker.specs[0].key if died and worker.specs else None)
@@ -283,8 +297,11 @@ class LocalBackend(Backend):
 
     def _kill(self, worker: _Worker) -> None:
         """SIGKILL the worker and every process it started (they share its group)."""
+        pid = worker.process.pid
+        if pid is None:
+            return  # never forked: its server died first
         try:
-            os.killpg(worker.process.pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 
@@ -316,7 +333,10 @@ class LocalBackend(Backend):
         self._workers.clear()
         self._owner.clear()
         self._called_off.clear()
+        if self._server is not None:
+            self._server.close()
+            self._server = None
 
 
 if __name__ == "__main__":
-    worker_main()
+    serve_worker(int(sys.argv[1]), sys.argv[2])

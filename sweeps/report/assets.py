@@ -81,31 +81,33 @@ APP = r"""
   // -- figures: drawn when near the viewport, the rest in the background --------------
   var plots = Array.prototype.slice.call(document.querySelectorAll('div.plot[data-figure]'));
   function draw(div) {
-    if (div.getAttribute('data-drawn')) { return; }
+    if (div.getAttribute('data-drawn')) { return Promise.resolve(); }
     div.setAttribute('data-drawn', 'pending');
     var fig = readJson(div.getAttribute('data-figure'));
     var layout = fig.layout || {};
     layout.autosize = true;
-    Plotly.newPlot(div, fig.data, layout, {responsive: true, displaylogo: false})
+    return Plotly.newPlot(div, fig.data, layout, {responsive: true, displaylogo: false})
       .then(function () { div.setAttribute('data-drawn', 'yes'); },
             function (err) { div.setAttribute('data-drawn', 'error'); console.error(err); });
   }
+  var inView = [];
   if ('IntersectionObserver' in window) {
     var seen = new IntersectionObserver(function (entries) {
       entries.forEach(function (e) {
-        if (e.isIntersecting) { seen.unobserve(e.target); draw(e.target); }
+        if (e.isIntersecting) { seen.unobserve(e.target); inView.push(draw(e.target)); }
       });
     }, {rootMargin: '600px 0px'});
     plots.forEach(function (div) { seen.observe(div); });
   }
+  // The rest one at a time, when the browser is idle, once the figures in view are drawn:
+  // a figure below the fold never delays one the reader is looking at.
+  var idle = window.requestIdleCallback || function (f) { return setTimeout(f, 30); };
   var queue = plots.slice();
   function background() {
     var div = queue.shift();
-    if (!div) { return; }
-    draw(div);
-    setTimeout(background, 30);
+    if (div) { draw(div).then(function () { idle(background); }); }
   }
-  setTimeout(background, 200);
+  setTimeout(function () { Promise.all(inView).then(function () { idle(background); }); }, 200);
 
   // -- runs tables ----------------------------------------------------------------------
   var PAGE = 50;

@@ -1,6 +1,6 @@
 """From sweep run ids to one self-contained HTML file.
 
-    path = write_report(client, [sweep_run_id], "reports/quickstart.html")
+    path = write_sweep_report(client, sweep_run_id)  # reports/quickstart/<name>-<id>.html
     path = write_report(client, resolve_sweeps(client, ["exp-a", "exp-b"]), "compare.html")
 """
 
@@ -31,13 +31,44 @@ def resolve_sweeps(client: Client, names_or_ids: Sequence[str]) -> list[str]:
 
 
 def default_report_path(client: Client, sweep_run_ids: Sequence[str]) -> Path:
-    """`reports/<experiment>.html`, or `reports/compare-<first experiment>.html`."""
+    """`reports/<experiment>.html` (the copy of its latest sweep's report), or
+    `reports/compare-<first experiment>.html` for several sweeps."""
     if not sweep_run_ids:
         raise ValueError("default_report_path: no sweep run ids given")
     run = client.get_run(sweep_run_ids[0])
     name = client.get_experiment(run.info.experiment_id).name
     safe = _FILE_UNSAFE.sub("_", name).strip("._") or "sweep"
     return Path("reports", f"compare-{safe}.html" if len(sweep_run_ids) > 1 else f"{safe}.html")
+
+
+def sweep_report_path(client: Client, sweep_run_id: str) -> Path:
+    """`reports/<experiment>/<sweep name>-<run id, 8 characters>.html`: one file per sweep.
+
+    The run id part keeps two sweeps of the same name (a config with `name:` run again)
+    from sharing a file.
+    """
+    run = client.get_run(sweep_run_id)
+    folder = default_report_path(client, [sweep_run_id]).with_suffix("")
+    name = _FILE_UNSAFE.sub("_", run.info.run_name).strip("._") or "sweep"
+    return folder / f"{name}-{run.info.run_id[:8]}.html"
+
+
+def write_sweep_report(client: Client, sweep_run_id: str,
+                       path: str | os.PathLike | None = None) -> Path:
+    """Write one sweep's report to `path`, or by default to its own file (sweep_report_path)
+    and, when it is its experiment's latest sweep, also to `reports/<experiment>.html`.
+
+    Returns the path written (the sweep's own file by default).
+
+    >>> write_sweep_report(Client("runs"), sweep_run_id)  # reports/quickstart/<name>-<id>.html
+    """
+    if path is not None:
+        return write_report(client, [sweep_run_id], path)
+    target = write_report(client, [sweep_run_id], sweep_report_path(client, sweep_run_id))
+    run = client.get_run(sweep_run_id)
+    if records.sweeps_of(client, run.info.experiment_id)[0].info.run_id == sweep_run_id:
+        write_report(client, [sweep_run_id], default_report_path(client, [sweep_run_id]))
+    return target
 
 
 def _view(client: Client, index: int, data: sd.SweepData) -> tuple[SweepView, object]:
@@ -57,7 +88,11 @@ def _view(client: Client, index: int, data: sd.SweepData) -> tuple[SweepView, ob
     if pareto is not None:
         figures.append(pareto)
     artifacts = sd.list_run_artifacts(data, data.trials["run_id"].tolist())
-    return SweepView(index, data, sd.summarize(data), best, figures, artifacts), study
+    best_runs = final.loc[final["number"].isin(best[:3]), "run_id"].tolist()
+    models = {run_id: found for run_id in best_runs
+              if (found := client.search_model_versions(f"run_id = '{run_id}'"))}
+    return SweepView(index, data, sd.summarize(data), best, figures, artifacts,
+                     models), study
 
 
 def render_report(client: Client, sweep_run_ids: Sequence[str], report_dir: Path) -> str:

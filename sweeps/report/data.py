@@ -31,12 +31,14 @@ from optuna.distributions import (
 )
 
 from sweeps import records
+from sweeps.errors import SweepError
+from sweeps.failures import FailedAttempt
 from sweeps.space import Space
-from tracking import Client, Run, artifacts
-from tracking.errors import TrackingError
+from tracking import Client, Run, TrackingError
+from tracking.host import list_artifacts, open_artifact
 
-RESERVED_TAG_PREFIXES = ("sweep.", "trial.", "sys.")
-STATUSES = ("FINISHED", "PRUNED", "FAILED", "KILLED", "RUNNING")
+RESERVED_TAG_PREFIXES = (*records.RESERVED_PREFIXES, "sys.")
+STATUSES = ("FINISHED", "PRUNED", "FAILED", "KILLED", "RUNNING", "QUEUED")
 MAX_USER_TAG_COLUMNS = 12
 
 
@@ -48,6 +50,17 @@ class ArtifactFile:
     path: str
     size: int | None
     local_path: Path
+    run_dir: Path
+
+    def read(self, limit: int) -> bytes:
+        """Up to `limit` bytes of the file, opened as every artifact is (never through a link,
+        never a hard-linked file); b"" when it cannot be read."""
+        try:
+            handle, _, _ = open_artifact(self.run_dir, self.path)
+        except (TrackingError, OSError):
+            return b""
+        with handle:
+            return handle.read(limit)
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,7 @@ class SweepData:
     trials: pd.DataFrame
     user_tags: tuple[str, ...]
     artifact_root: Path
+    record: records.SweepRecord
     final: pd.DataFrame = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -128,13 +142,10 @@ def _float(text: Any) -> float:
 
 
 def _read_config(client: Client, sweep: Run) -> dict[str, Any] | None:
-    path = Path(sweep.info.artifact_uri) / records.CONFIG_ARTIFACT
     try:
-        with open(path, encoding="utf-8") as handle:
-            config = json.load(handle)
-    except (OSError, ValueError):
+        return records.read_config(client, sweep)
+    except SweepError:  # an old or damaged sweep: the report infers what it can
         return None
-    return config if isinstance(config, dict) else None
 
 
 def _space_of(config: dict[str, Any] | None) -> Space | None:
@@ -169,8 +180,9 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
     sweep = client.get_run(sweep_run_id)
     if not records.is_sweep(sweep):
         raise ValueError(f"run {sweep_run_id} is not a sweep")
+    sweep_record = records.SweepRecord.from_run(sweep)
     experiment = client.get_experiment(sweep.info.experiment_id).name
-    goals = tuple(records.metric_goals(sweep))
+    goals = sweep_record.goals
     config = _read_config(client, sweep)
     space = _space_of(config)
     attempts = records.load_trials(client, sweep)
@@ -243,32 +255,33 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
         end_ms=sweep.info.end_time, tags=dict(sweep.data.tags), note=sweep.data.note or "",
         goals=goals, config=config, distributions=distributions, log_params=log_params,
         conditional=conditional, trials=frame, user_tags=user_tags,
-        artifact_root=Path(client.tracking_uri, "artifacts"))
+        artifact_root=client.artifact_root, record=sweep_record)
 
 
 def summarize(data: SweepData) -> Summary:
     """Counts by status, wall time, workers, measured parallelism and overhead share.
 
-    Per attempt, `duration` runs from its submission to its end; `run_s` is the time the
-    objective ran. Overhead (queue wait + dispatch) is duration - run_s; its share is over
-    the summed durations. Parallelism is the summed run time over the sweep's wall time.
+    `run_s` is the time an attempt's objective ran. Parallelism is the summed run time over
+    the sweep's wall time. The overhead share is the coordinator's cost: the share of the
+    workers' time, from the first attempt's start to the last one's end, not spent running
+    objectives (start-up, and the queue wait of trials sent ahead, are not in it).
     """
     final = data.final
     counts = {s: int((final["status"] == s).sum()) for s in STATUSES} if len(final) else \
         dict.fromkeys(STATUSES, 0)
-    tags = data.tags
-    wall = _float(tags.get(records.WALL))
+    wall = data.record.wall_seconds if data.record.wall_seconds is not None else math.nan
     if not math.isfinite(wall) and data.end_ms is not None:
         wall = (data.end_ms - data.start_ms) / 1e3
     trials = data.trials
     run_s = trials["run_s"].astype(float)
-    duration = trials["duration_s"].astype(float)
-    ok = run_s.notna() & duration.notna()
     trial_s = float(run_s[run_s.notna()].sum())
-    total = float(duration[ok].sum())
-    overhead = float((duration[ok] - run_s[ok]).clip(lower=0).sum())
-    workers = _float(tags.get(records.WORKERS))
+    workers = _float(data.record.workers)
     queue = trials["queue_wait_s"].astype(float).dropna()
+    started = trials.loc[queue.index]  # the attempts a worker started
+    span = (float(started["end_ms"].astype(float).max())
+            - float(started["start_ms"].astype(float).min())) / 1e3 if len(started) else math.nan
+    capacity = workers * span
+    busy = float(run_s[queue.index].sum())
     return Summary(
         counts=counts, trials=len(final), attempts=len(trials),
         wall_s=wall if math.isfinite(wall) else None,
@@ -276,9 +289,10 @@ def summarize(data: SweepData) -> Summary:
         workers_seen=int(trials["worker"].replace("", np.nan).nunique()),
         trial_s=trial_s,
         parallelism=trial_s / wall if math.isfinite(wall) and wall > 0 else None,
-        overhead_share=overhead / total if total > 0 else None,
+        overhead_share=max(0.0, 1 - busy / capacity)
+        if math.isfinite(capacity) and capacity > 0 else None,
         mean_queue_wait_s=float(queue.mean()) if len(queue) else None,
-        stop_reason=tags.get(records.STOP_REASON, ""))
+        stop_reason=data.record.stop_reason)
 
 
 def objective_values(data: SweepData) -> pd.DataFrame:
@@ -335,7 +349,7 @@ def sample_numbers(data: SweepData, limit: int, *, keep: Sequence[int] = (),
 
 def load_histories(client: Client, run_ids: Sequence[str]) -> pd.DataFrame:
     """Every metric point of these runs: columns run_id, key, step, value."""
-    points = client.store.get_metric_histories(list(run_ids))
+    points = client.get_metric_histories(run_ids)
     return pd.DataFrame({"run_id": [r for r, _ in points], "key": [m.key for _, m in points],
                          "step": [m.step for _, m in points],
                          "value": [m.value for _, m in points]})
@@ -355,7 +369,7 @@ def list_run_artifacts(data: SweepData, run_ids: Sequence[str], *,
         while folders and len(files) < limit_per_run:
             folder = folders.pop(0)
             try:
-                entries = artifacts.list_artifacts(run_dir, folder)
+                entries = list_artifacts(run_dir, folder)
             except (TrackingError, OSError):
                 continue
             for entry in entries:
@@ -363,7 +377,20 @@ def list_run_artifacts(data: SweepData, run_ids: Sequence[str], *,
                     folders.append(entry.path)
                 elif len(files) < limit_per_run:
                     files.append(ArtifactFile(run_id, entry.path, entry.file_size,
-                                              run_dir.joinpath(*entry.path.split("/"))))
+                                              run_dir.joinpath(*entry.path.split("/")), run_dir))
         if files:
             out[run_id] = files
+    return out
+
+
+def failed_attempts(data: SweepData) -> list[FailedAttempt]:
+    """The sweep's failed and killed attempts, in order, each with its params and error text."""
+    failed = data.trials[data.trials["status"].isin(["FAILED", "KILLED"])]
+    out = []
+    for _, row in failed.iterrows():
+        values = {name: row[f"params.{name}"] for name in data.params}
+        params = {name: value for name, value in values.items()  # inactive params are left out
+                  if value is not None and not (isinstance(value, float) and math.isnan(value))}
+        out.append(FailedAttempt(int(row["number"]), int(row["attempt"]), params,
+                                 row["error"] or "", row["run_id"]))
     return out

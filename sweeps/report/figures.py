@@ -27,14 +27,15 @@ from optuna.importance import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.advice import MIN_IMPORTANCE_TRIALS, boundary_warnings, importance_verdict
 from sweeps.report.data import SweepData, ranked_numbers, sample_numbers
 from sweeps.report.study import FrozenStudy, plot_text, to_study
 
 PARCOORDS_LIMIT = 300
 SLICE_LIMIT = 500
 CONTOUR_LIMIT = 300
+CONTOUR_PARAMS = 4
 PED_ANOVA_LIMIT = 2000
-PED_ANOVA_MIN = 10
 FANOVA_MIN = 30
 FANOVA_LIMIT = 150
 FANOVA_TREES = 8
@@ -45,7 +46,7 @@ CURVE_POINTS = 200
 MAX_CURVE_METRICS = 6
 WEBGL_FROM = 1000
 STATUS_COLORS = {"FINISHED": "#2a7ab0", "PRUNED": "#e08a1e", "FAILED": "#c0392b",
-                 "KILLED": "#7f8c8d", "RUNNING": "#8e44ad"}
+                 "KILLED": "#7f8c8d", "RUNNING": "#8e44ad", "QUEUED": "#b0b7bf"}
 BEST_COLOR = "#1a9850"
 
 
@@ -58,6 +59,7 @@ class Figure:
     figure: dict[str, Any] | None = None
     caption: str = ""
     notice: str = ""
+    warnings: tuple[str, ...] = ()
 
 
 def _quiet(draw: Callable[[], Any], notes: list[str] | None = None) -> Any:
@@ -129,8 +131,8 @@ def history_figures(sweeps: Sequence[SweepData], studies: Sequence[FrozenStudy])
         if len(usable) < len(sweeps):
             caption += " Sweeps with another objective are left out of this overlay."
         total = sum(len(s.trials) for s in usable)
-        out.append(Figure(f"history-{i}", title, _plain(fig, webgl=total > WEBGL_FROM),
-                          caption))
+        out.append(Figure(f"history-{i}", title, {**_plain(fig, webgl=total > WEBGL_FROM),
+                                                  "controls": ["logy"]}, caption))
     return out
 
 
@@ -138,43 +140,77 @@ def history_figures(sweeps: Sequence[SweepData], studies: Sequence[FrozenStudy])
 
 
 def parallel_figure(data: SweepData, best: Sequence[int]) -> Figure:
+    """A brushable plotly `parcoords`: one axis per varying param, the objective last.
+
+    The figure carries `brush.numbers` (the trial of each line) so the page can filter the
+    runs table and highlight the same trials elsewhere when a range is dragged on an axis.
+    """
     title = "Parallel coordinates"
     complete = _complete_numbers(data)
-    if not complete or not data.params:
+    if not complete or not data.params or not data.goals:
         return Figure("parallel", title, notice="No completed trial with params to draw.")
-    numbers = sample_numbers(data, PARCOORDS_LIMIT,
-                             keep=[*best, *ranked_numbers(data)[:PARCOORDS_LIMIT // 10]])
-    study = to_study(data, numbers)
-    target, name = _target(data, 0)
-    fig = _quiet(lambda: ov.plot_parallel_coordinate(
-        study, params=[plot_text(p) for p in data.params], target=target, target_name=name))
-    fig.update_layout(title=None)
-    caption = ("Each line is a completed trial, coloured by the objective. Log-scaled params "
-               "are on log axes; conditional params show a 'missing' value where inactive.")
-    plain = _plain(fig)
-    if _highlight_best_lines(plain, data.goals[0][1]):
-        caption += (" The best trials by " + data.goals[0][0] + " are drawn in green"
-                    + (" (by the first objective)." if data.multi_objective else "."))
-    shown = _shown(len(numbers), len(data.final))
-    return Figure("parallel", title, plain, f"{caption} {shown}".strip())
+    done = set(complete)
+    numbers = [n for n in sample_numbers(data, PARCOORDS_LIMIT, keep=[
+        *best, *ranked_numbers(data)[:PARCOORDS_LIMIT // 10]]) if n in done]
+    rows = data.final.set_index("number").loc[numbers]
+    dimensions = []
+    for name in data.params:
+        axis = _parcoords_axis(rows[f"params.{name}"].tolist(), data.distributions[name])
+        if axis is not None:
+            dimensions.append({"label": plot_text(name), **axis})
+    metric, goal = data.goals[0]
+    values = [_finite_or_none(float(v)) for v in rows[f"metrics.{metric}"]]
+    dimensions.append({"label": plot_text(metric), "values": values})
+    trace = {"type": "parcoords", "dimensions": dimensions,
+             "line": {"color": values, "colorscale": "Viridis",
+                      "reversescale": goal == "minimize", "showscale": True,
+                      "colorbar": {"title": {"text": plot_text(metric)}}},
+             "labelangle": -20}
+    figure = {"data": [trace], "layout": {"height": 460, "margin": {"t": 60, "l": 60,
+                                                                    "r": 60, "b": 30}},
+              "brush": {"numbers": numbers}}
+    caption = (f"Each line is a completed trial; brighter is better {metric}. Drag along any "
+               "axis to select a range (drag again to add one, click the axis to clear): the "
+               "runs table shows only the selected trials, and the history and slices highlight "
+               "them. Log-scaled params are on log10 axes; 'inactive' marks a conditional "
+               "param that was off.")
+    shown = _shown(len(numbers), len(complete), "completed trials")
+    return Figure("parallel", title, figure, f"{caption} {shown}".strip())
 
 
-def _highlight_best_lines(figure: dict[str, Any], goal: str) -> bool:
-    """Colour the best lines of optuna's parallel-coordinate figure (one line per trial,
-    the objective first, normalized to 0..1 with the lowest value at 0) and draw them on top."""
-    lines = [t for t in figure["data"] if t.get("mode") == "lines" and t.get("y")]
-    if not lines:
-        return False
-    lines.sort(key=lambda t: t["y"][0] if t["y"][0] is not None else math.inf,
-               reverse=goal == "maximize")
-    best = lines[:max(1, min(10, len(lines) // 50))]
-    for i, trace in enumerate(best):
-        trace["line"] = {**trace.get("line", {}), "color": BEST_COLOR, "width": 3}
-        trace["opacity"] = 1.0
-        trace.update(name="best trials", showlegend=i == 0, legendgroup="best")
-    others = [t for t in figure["data"] if all(t is not b for b in best)]
-    figure["data"] = others + best
-    return True
+def _parcoords_axis(values: list[Any], dist: Any) -> dict[str, Any] | None:
+    """One parcoords dimension's values and ticks (None for a param with one value)."""
+    present = [v for v in values if not _is_missing(v)]
+    if len({repr(v) for v in present}) < 2:
+        return None
+    if isinstance(dist, optuna.distributions.CategoricalDistribution) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        choices = [c for c in getattr(dist, "choices", ()) if c in present] or \
+            list(dict.fromkeys(present))
+        codes = {repr(c): i for i, c in enumerate(choices)}
+        ticks = list(range(len(choices)))
+        text = [plot_text(str(c)) for c in choices]
+        coded = [codes.get(repr(v), -1) for v in values]
+    else:
+        log = bool(getattr(dist, "log", False))
+        coded = [-math.inf if _is_missing(v) else (math.log10(v) if log else float(v))
+                 for v in values]
+        low = min(c for c in coded if c != -math.inf)
+        high = max(coded)
+        ticks = list(np.linspace(low, high, 5))
+        text = [f"{10 ** t:.3g}" if log else f"{t:.4g}" for t in ticks]
+        gap = (high - low) * 0.08
+        coded = [low - gap if c == -math.inf else c for c in coded]
+        if any(_is_missing(v) for v in values):
+            ticks, text = [low - gap, *ticks], ["inactive", *text]
+        return {"values": coded, "tickvals": ticks, "ticktext": text}
+    if -1 in coded:
+        ticks, text = [-1, *ticks], ["inactive", *text]
+    return {"values": coded, "tickvals": ticks, "ticktext": text}
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 def _complete_numbers(data: SweepData) -> list[int]:
@@ -185,8 +221,13 @@ def _complete_numbers(data: SweepData) -> list[int]:
 # -- 5. importance ------------------------------------------------------------------------
 
 
-def importance_figures(data: SweepData, study: FrozenStudy) -> tuple[list[Figure], list[str]]:
-    """PED-ANOVA (with bootstrap intervals) and fANOVA importances; params by importance."""
+Scores = dict[str, tuple[float, float, float]]
+
+
+def importance_figures(data: SweepData, study: FrozenStudy
+                       ) -> tuple[list[Figure], list[str], Scores]:
+    """PED-ANOVA (with bootstrap intervals) and fANOVA importances; params by importance;
+    and each param's PED-ANOVA score with its 90% interval (empty when there is none)."""
     complete = study.get_trials(states=(TrialState.COMPLETE,))
     varying = [p for p in data.params
                if len({repr(t.params.get(plot_text(p))) for t in complete}) > 1]
@@ -194,12 +235,10 @@ def importance_figures(data: SweepData, study: FrozenStudy) -> tuple[list[Figure
     if len(varying) < 2:
         return [Figure("importance", title, notice=(
             "Too few varying params for an importance ranking (it needs at least two "
-            "params that take more than one value)."))], list(data.params)
-    if len(complete) < PED_ANOVA_MIN:
-        return [Figure("importance", title, notice=(
-            f"Too few trials for parameter importance: {len(complete)} completed, "
-            f"at least {PED_ANOVA_MIN} needed. A chart from so few trials would mislead."))], \
-            list(data.params)
+            "params that take more than one value)."))], list(data.params), {}
+    if len(complete) < MIN_IMPORTANCE_TRIALS:
+        return [Figure("importance", title, notice=importance_verdict(
+            {}, completed=len(complete)).message)], list(data.params), {}
     out = []
     ped_sample = _sample_trials(complete, PED_ANOVA_LIMIT)
     ped_study = FrozenStudy(study.study_name, [d.name.lower() for d in study.directions],
@@ -212,8 +251,9 @@ def importance_figures(data: SweepData, study: FrozenStudy) -> tuple[list[Figure
     caption = ("Evaluator: PED-ANOVA (optuna.importance.PedAnovaImportanceEvaluator), which "
                "compares the distribution of each param in the best trials with all trials; it "
                "handles conditional params.")
+    scores: Scores = {}
     if not data.multi_objective:
-        rounds = _bootstrap(ped_study, fig)
+        rounds, scores = _bootstrap(ped_study, fig, data)
         if rounds:
             caption += f" Bars show 90% bootstrap intervals ({rounds} resamples)."
     caption += " " + _shown(len(ped_sample), len(complete), "completed trials")
@@ -238,7 +278,7 @@ def importance_figures(data: SweepData, study: FrozenStudy) -> tuple[list[Figure
                   f"too few trials: {len(complete)} completed, at least {FANOVA_MIN} needed")
         out.append(Figure("importance-fanova", "Parameter importance (fANOVA)",
                           notice=f"fANOVA is not shown: {reason}."))
-    return out, order + [p for p in data.params if p not in order]
+    return out, order + [p for p in data.params if p not in order], scores
 
 
 def _sample_trials(trials: list[FrozenTrial], limit: int) -> list[FrozenTrial]:
@@ -256,10 +296,11 @@ def _importance_order(fig: go.Figure, data: SweepData) -> list[str]:
     return [by_text[y] for _, y in pairs if y in by_text]
 
 
-def _bootstrap(study: FrozenStudy, fig: go.Figure) -> int:
-    """Add 90% bootstrap intervals to the PED-ANOVA bars; returns the number of rounds."""
+def _bootstrap(study: FrozenStudy, fig: go.Figure, data: SweepData) -> tuple[int, Scores]:
+    """Add 90% bootstrap intervals to the PED-ANOVA bars; returns the number of rounds and
+    each param's (score, interval low, interval high)."""
     if len(fig.data) != 1 or getattr(fig.data[0], "orientation", None) != "h":
-        return 0
+        return 0, {}
     trials = _sample_trials(study.get_trials(states=(TrialState.COMPLETE,)), BOOTSTRAP_LIMIT)
     rng = random.Random(1)
     names = list(fig.data[0].y)
@@ -276,13 +317,17 @@ def _bootstrap(study: FrozenStudy, fig: go.Figure) -> int:
         for n in names:
             samples[n].append(float(scores.get(n, 0.0)))
     if not all(samples.values()):
-        return 0
+        return 0, {}
     x = list(fig.data[0].x)
     low = [x[i] - float(np.quantile(samples[n], 0.05)) for i, n in enumerate(names)]
     high = [float(np.quantile(samples[n], 0.95)) - x[i] for i, n in enumerate(names)]
     fig.data[0].error_x = dict(type="data", symmetric=False, array=[max(0.0, h) for h in high],
                                arrayminus=[max(0.0, v) for v in low], color="#555")
-    return len(next(iter(samples.values())))
+    by_text = {plot_text(p): p for p in data.params}
+    scores = {by_text[n]: (float(x[i]), float(x[i] - max(0.0, low[i])),
+                           float(x[i] + max(0.0, high[i])))
+              for i, n in enumerate(names) if n in by_text}
+    return len(next(iter(samples.values()))), scores
 
 
 # -- 6. slices and contour ----------------------------------------------------------------
@@ -300,26 +345,47 @@ def slice_figure(data: SweepData, best: Sequence[int]) -> Figure:
     fig.update_layout(title=None, height=360)
     caption = ("The objective against each param; colour is the trial number. Log-scaled "
                "params are on log axes. " + _shown(len(numbers), len(data.final)))
-    return Figure("slice", title, _plain(fig, webgl=len(numbers) > WEBGL_FROM), caption.strip())
+    return Figure("slice", title, _plain(fig, webgl=len(numbers) > WEBGL_FROM), caption.strip(),
+                  warnings=tuple(w.message for w in boundary_warnings(data)))
 
 
-def contour_figure(data: SweepData, order: Sequence[str], best: Sequence[int]) -> Figure:
-    title = "Contour of the two most important params"
-    params = [p for p in order if p in data.distributions][:2]
-    if len(params) < 2:
-        return Figure("contour", title, notice="A contour needs at least two params.")
-    if len(_complete_numbers(data)) < 3:
+def contour_figure(data: SweepData, order: Sequence[str], best: Sequence[int],
+                   scores: Scores) -> Figure:
+    """The objective over two params, with a picker among the pairs of the top params.
+
+    The two most important params are drawn first only when their importance intervals
+    separate them from the rest (`advice.importance_verdict`); otherwise the caption says so.
+    """
+    title = "Contour"
+    complete = _complete_numbers(data)
+    rows = data.final[data.final["number"].isin(complete)]
+    varying = [p for p in data.distributions
+               if len({repr(v) for v in rows[f"params.{p}"].tolist()}) > 1]
+    if len(varying) < 2:
+        return Figure("contour", title, notice="A contour needs at least two varying params.")
+    if len(complete) < 3:
         return Figure("contour", title, notice="Too few completed trials for a contour.")
+    verdict = importance_verdict(scores, completed=len(complete))
+    ranked = [p for p in order if p in varying] if verdict.pair is not None else varying
+    params = ranked[:CONTOUR_PARAMS]
+    pairs = [(a, b) for i, a in enumerate(params) for b in params[i + 1:]]
     numbers = sample_numbers(data, CONTOUR_LIMIT, keep=[*best, *ranked_numbers(data)[:50]])
     study = to_study(data, numbers)
     target, name = _target(data, 0)
-    fig = _quiet(lambda: ov.plot_contour(study, params=[plot_text(p) for p in params],
-                                         target=target, target_name=name))
-    fig.update_layout(title=None, height=520)
-    caption = (f"The objective over {params[0]} and {params[1]} (the two most important "
-               "params by PED-ANOVA), interpolated between trials. "
+    variants = []
+    for a, b in pairs:
+        fig = _quiet(lambda a=a, b=b: ov.plot_contour(study, params=[plot_text(a), plot_text(b)],
+                                                      target=target, target_name=name))
+        fig.update_layout(title=None, height=520)
+        variants.append({"label": f"{a} × {b}", **_plain(fig)})
+    figure = {**variants[0], "variants": variants}
+    which = "most important" if verdict.pair is not None else "first declared"
+    why = verdict.message if verdict.pair is not None else (
+        f"{verdict.message} The first two params as declared are drawn.")
+    caption = (f"The objective over two params, interpolated between trials; the picker "
+               f"switches among the pairs of the {len(params)} {which} params. {why} "
                + _shown(len(numbers), len(data.final)))
-    return Figure("contour", title, _plain(fig), caption.strip())
+    return Figure("contour", title, figure, caption.strip())
 
 
 # -- 7. learning curves -------------------------------------------------------------------
@@ -385,7 +451,10 @@ def curves_figure(data: SweepData, histories: pd.DataFrame, numbers: Sequence[in
                "green. " + _shown(len(numbers), total))
     if len(data.metric_names) > MAX_CURVE_METRICS:
         caption += f" The first {MAX_CURVE_METRICS} metrics are shown."
-    return Figure("curves", title, {"data": traces, "layout": layout}, caption.strip())
+    controls = ["logy", "pruned"] if any(t["legendgroup"] == "PRUNED" for t in traces) else \
+        ["logy"]
+    return Figure("curves", title, {"data": traces, "layout": layout, "controls": controls},
+                  caption.strip())
 
 
 def _finite_or_none(value: float) -> float | None:

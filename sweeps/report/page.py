@@ -22,16 +22,19 @@ import json
 import math
 import os
 import urllib.parse
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sweeps.report.data import ArtifactFile, Summary, SweepData
+from sweeps import records
+from sweeps.failures import group_failures
+from sweeps.report.data import ArtifactFile, Summary, SweepData, failed_attempts
 from sweeps.report.figures import Figure
 from sweeps.report.markdown import render_markdown
+from tracking import ModelVersion
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
                ".gif": "image/gif", ".webp": "image/webp", ".svg": "image/svg+xml"}
@@ -136,6 +139,8 @@ class SweepView:
     best: list[int]
     figures: list[Figure]
     artifacts: dict[str, list[ArtifactFile]]
+    models: dict[str, list[ModelVersion]] = field(default_factory=dict)
+    """run id -> the registered model versions made from that run (best trials only)."""
 
     @property
     def prefix(self) -> str:
@@ -175,12 +180,13 @@ def summary_rows(view: SweepView) -> list[tuple[str, str]]:
         values = ", ".join(f"{m} = {_fmt(row[f'metrics.{m}'])}" for m, _ in data.goals)
         best = f"trial {view.best[0]}: {values}" if not data.multi_objective else \
             f"{len(view.best)} trials in the Pareto set"
-    workers = tags.get("sweep.workers", "")
+    sweep = data.record
+    workers = sweep.workers
     if summary.workers_seen:
         workers += f" configured, {summary.workers_seen} seen"
     parallelism = "" if summary.parallelism is None else f"{summary.parallelism:.2f}×"
     overhead = "" if summary.overhead_share is None else \
-        f"{summary.overhead_share:.1%} of attempt time (queue wait + dispatch)"
+        f"{summary.overhead_share:.1%} of worker time (coordinator and dispatch)"
     if summary.mean_queue_wait_s is not None:
         overhead += f"; mean queue wait {summary.mean_queue_wait_s:.3f} s"
     commit = tags.get("sys.git.commit", "")
@@ -193,9 +199,8 @@ def summary_rows(view: SweepView) -> list[tuple[str, str]]:
                         "sys.entry_point"))
     rows = [
         ("Sweep", data.label), ("Sweep run id", data.run_id), ("Status", status),
-        ("Objective", tags.get("sweep.objective", "")), ("Goal", goals),
-        ("Sampler", tags.get("sweep.sampler", "")), ("Pruner", tags.get("sweep.pruner", "")),
-        ("Backend", tags.get("sweep.backend", "")),
+        ("Objective", sweep.objective), ("Goal", goals),
+        ("Sampler", sweep.sampler), ("Pruner", sweep.pruner), ("Backend", sweep.backend),
         ("Trials", f"{summary.trials} ({counts})" if counts else str(summary.trials)),
         ("Attempts", str(summary.attempts)), ("Best", best),
         ("Wall time", _duration(summary.wall_s)),
@@ -221,7 +226,7 @@ def summary_section(views: Sequence[SweepView]) -> str:
             out.append(f'<div class="note"><h3>Note{esc(who)}</h3>'
                        f"{render_markdown(view.data.note)}</div>")
         config = json.dumps(view.data.config, indent=2, default=str) if view.data.config \
-            else "(no sweep/config.json artifact was found)"
+            else f"(no {records.CONFIG_ARTIFACT} artifact was found)"
         out.append(f"<details><summary>Config as run{esc(who)}</summary>"
                    f"<pre>{esc(config)}</pre></details>")
     return _section("summary", "1. Summary", "".join(out))
@@ -249,6 +254,11 @@ def _best_card(view: SweepView, number: int, report_dir: Path) -> str:
            "</span></h3>", '<div class="cols">',
            f"<div><h4>Params</h4>{_kv_table(params)}</div>",
            f"<div><h4>Metrics</h4>{_kv_table(metrics)}</div></div>"]
+    versions = view.models.get(row["run_id"], [])
+    if versions:
+        out.append("<h4>Registered</h4>" + _kv_table(
+            [(f"{v.name} version {v.version}", _td(", ".join(f"@{a}" for a in v.aliases)))
+             for v in versions], ("model", "aliases")))
     if row["note"]:
         out.append(f'<div class="note"><h4>Note</h4>{render_markdown(row["note"])}</div>')
     images = [f for f in view.artifacts.get(row["run_id"], [])
@@ -270,12 +280,8 @@ def _missing(value: Any) -> bool:
 def _data_uri(file: ArtifactFile) -> str:
     if file.size is not None and file.size > MAX_INLINE_IMAGE_BYTES:
         return ""
-    try:
-        with open(file.local_path, "rb") as handle:
-            blob = handle.read(MAX_INLINE_IMAGE_BYTES + 1)
-    except OSError:
-        return ""
-    if len(blob) > MAX_INLINE_IMAGE_BYTES:
+    blob = file.read(MAX_INLINE_IMAGE_BYTES + 1)
+    if not blob or len(blob) > MAX_INLINE_IMAGE_BYTES:
         return ""
     mime = IMAGE_TYPES[Path(file.path).suffix.lower()]
     return f"data:{mime};base64,{base64.b64encode(blob).decode('ascii')}"
@@ -424,38 +430,50 @@ def runs_section_html(view: SweepView, number: str) -> tuple[str, str]:
 
 def _traceback(view: SweepView, run_id: str) -> str:
     for file in view.artifacts.get(run_id, []):
-        if file.path == "error/traceback.txt":
-            try:
-                with open(file.local_path, encoding="utf-8", errors="replace") as handle:
-                    text = handle.read(MAX_TRACEBACK_CHARS * 4)
-            except OSError:
-                return ""
+        if file.path == records.TRACEBACK_ARTIFACT:
+            text = file.read(MAX_TRACEBACK_CHARS * 4).decode("utf-8", errors="replace")
             return text if len(text) <= MAX_TRACEBACK_CHARS else \
                 "…\n" + text[-MAX_TRACEBACK_CHARS:]
     return ""
 
 
+def _params_text(params: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key}={_fmt(value)}" for key, value in params.items())
+
+
 def failures_section(view: SweepView, number: str) -> str:
-    trials = view.data.trials
-    failed = trials[trials["status"].isin(["FAILED", "KILLED"])]
+    """Failed and killed attempts grouped by error pattern, each group with its trials' params
+    and the traceback of its first attempt."""
     title = f"{number}. Failures"
-    if not len(failed):
+    attempts = failed_attempts(view.data)
+    if not attempts:
         return _section(f"{view.prefix}-failures", title,
                         '<p class="muted">No trial failed.</p>')
-    out = [f"<p>{len(failed)} attempts failed or were stopped.</p>"]
-    for _, row in failed.head(MAX_FAILURES).iterrows():
-        attempt = f", attempt {row['attempt']}" if row["attempt"] > 1 else ""
-        error = row["error"] or "(no error message was recorded)"
-        out.append(f'<div class="failure"><h4>{_trial_link(view, int(row["number"]))}'
-                   f"{esc(attempt)} <span class='status'>{esc(row['status'])}</span></h4>"
-                   f"<pre class='error'>{esc(error)}</pre>")
-        traceback = _traceback(view, row["run_id"])
+    groups = group_failures(attempts)
+    out = [f"<p>{len(attempts)} attempts failed or were stopped, "
+           f"{len(groups)} kind{'s' if len(groups) > 1 else ''} of error.</p>"]
+    shown = 0
+    for group in groups:
+        pattern = (f'<p class="muted">pattern: <code>{esc(group.pattern)}</code></p>'
+                   if group.pattern != group.example else "")
+        out.append(f'<div class="failure"><h4>{esc(group.title)}</h4>'
+                   f"<pre class='error'>{esc(group.example)}</pre>{pattern}")
+        rows = [f"<tr><td>{_trial_link(view, a.number)}"
+                f"{esc(f', attempt {a.attempt}' if a.attempt > 1 else '')}</td>"
+                f"{_td(_params_text(a.params))}</tr>"
+                for a in group.attempts[:MAX_FAILURES - shown]]
+        shown += len(rows)
+        out.append('<table class="kv"><thead><tr><th>trial</th><th>params</th></tr></thead>'
+                   f"<tbody>{''.join(rows)}</tbody></table>")
+        traceback = _traceback(view, group.attempts[0].run_id)
         if traceback:
-            out.append(f"<details><summary>Traceback</summary><pre>{esc(traceback)}</pre>"
-                       "</details>")
+            out.append(f"<details><summary>Traceback of trial {esc(group.attempts[0].number)}"
+                       f"</summary><pre>{esc(traceback)}</pre></details>")
         out.append("</div>")
-    if len(failed) > MAX_FAILURES:
-        out.append(f"<p class='muted'>The first {MAX_FAILURES} of {len(failed)} are shown; "
+        if shown >= MAX_FAILURES:
+            break
+    if shown < len(attempts):
+        out.append(f"<p class='muted'>The first {shown} of {len(attempts)} are shown; "
                    "the runs table lists every error.</p>")
     return _section(f"{view.prefix}-failures", title, "".join(out))
 

@@ -28,10 +28,9 @@ from optuna.storages import InMemoryStorage
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.optimizer import TRIAL_STATE
 from sweeps.report.data import SweepData
-
-_STATES = {"FINISHED": TrialState.COMPLETE, "PRUNED": TrialState.PRUNED,
-           "FAILED": TrialState.FAIL, "KILLED": TrialState.FAIL, "RUNNING": TrialState.RUNNING}
+from tracking import RunStatus
 
 
 def plot_text(value: Any) -> str:
@@ -102,7 +101,7 @@ def to_study(data: SweepData, numbers: Sequence[int] | None = None, *,
     for i, (number, status, start, end) in enumerate(zip(
             final["number"].tolist(), final["status"].tolist(), final["start_ms"].tolist(),
             final["end_ms"].tolist(), strict=True)):
-        state = _STATES.get(status, TrialState.FAIL)
+        state = TRIAL_STATE.get(RunStatus(status), TrialState.FAIL)
         values = [m[i] for m in metrics]
         if state is TrialState.COMPLETE and not all(
                 isinstance(v, float) and math.isfinite(v) for v in values):

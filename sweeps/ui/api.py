@@ -15,6 +15,8 @@
 | `GET /api/runs/{id}/artifacts/download`  | one file as an attachment (`?path=`)                 |
 | `GET /api/compare?run_ids=a,b`           | 2 to 100 runs side by side, with differing keys      |
 | `GET /api/sweeps/{id}/status`            | a sweep's counts by status, best trial, version      |
+| `GET /api/models`                        | registered models: latest version, aliases           |
+| `GET /api/models/{name}`                 | a model, its versions (run, lineage), alias history  |
 | `PATCH /api/runs/{id}`                   | set a note or tags (only with `--allow-edits`)       |
 
 Details:
@@ -55,6 +57,7 @@ import json
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -62,13 +65,16 @@ from starlette.responses import Response, StreamingResponse
 
 from sweeps import records
 from sweeps.report.markdown import render_markdown
-from sweeps.ui import artifacts, queries
+from sweeps.ui import artifacts
 from sweeps.ui.state import NoStore, UIState
-from tracking.errors import (
+from tracking import (
     ArtifactPathError,
+    Client,
     FilterSyntaxError,
     InvalidInputError,
+    ModelVersion,
     NotFoundError,
+    Run,
     StoreError,
 )
 
@@ -77,7 +83,8 @@ MAX_CHILDREN = 200
 MAX_COMPARE = 100
 MAX_POINTS = 5000
 MAX_BODY = 1 << 20
-RESERVED_TAG_PREFIXES = ("sys.", "sweep.", "trial.")
+MAX_CELL_CHARS = 200
+RESERVED_TAG_PREFIXES = ("sys.", *records.RESERVED_PREFIXES)
 
 
 class ApiError(Exception):
@@ -164,9 +171,18 @@ def _experiment_id(text: str) -> int:
     return int(text)
 
 
-def _filter(request: Request) -> queries.Filter:
+def _filter(request: Request) -> tuple[str, list[str]]:
+    """(filter, order_by) as asked; the store parses them (FilterSyntaxError: a 400)."""
     order = [o for o in request.query_params.getlist("order_by") if o.strip()]
-    return queries.Filter.parse(request.query_params.get("filter", ""), order)
+    return request.query_params.get("filter", ""), order
+
+
+def _key(kind: str, key: str) -> str:
+    """`kind.key` in the filter grammar, the key back-quoted."""
+    return f"{kind}.`" + key.replace("\\", "\\\\").replace("`", "``") + "`"
+
+
+SWEEPS_FILTER = _key("tags", records.ROLE) + f" = '{records.SWEEP}'"
 
 
 def _asked_columns(request: Request) -> list[str] | None:
@@ -182,38 +198,90 @@ def _keys(shown: list[str], kind: str) -> list[str]:
     return [c[len(prefix):] for c in shown if c.startswith(prefix)]
 
 
-def _row(summary: dict[str, Any]) -> dict[str, Any]:
-    values = summary["values"]
-    summary["is_sweep"] = values.get(f"tags.{records.ROLE}") == records.SWEEP
-    summary["trial_number"] = values.get(f"tags.{records.NUMBER}")
-    return summary
+def _cell(text: str) -> str:
+    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
+
+
+def _row(run: Run, shown: list[str]) -> dict[str, Any]:
+    """A table row: the run's attributes and its values of the `shown` columns."""
+    info, data = run.info, run.data
+    values: dict[str, Any] = {f"metrics.{k}": v for k, v in data.metrics.items()}
+    values.update({f"params.{k}": _cell(v) for k, v in data.params.items()})
+    values.update({f"tags.{k}": _cell(v) for k, v in data.tags.items()})
+    return {"run_id": info.run_id, "experiment_id": info.experiment_id,
+            "run_name": info.run_name, "parent_run_id": info.parent_run_id,
+            "status": info.status.value, "start_time": info.start_time,
+            "end_time": info.end_time,
+            "values": {c: values[c] for c in shown if c in values},
+            "is_sweep": data.tags.get(records.ROLE) == records.SWEEP,
+            "trial_number": data.tags.get(records.NUMBER)}
 
 
 COLUMNS_MAX_AGE = 5.0
-"""While a sweep writes, the column list (a scan of every matching run's keys) is recomputed
-at most every 5 s; between writes it is kept."""
+COLUMNS_IDLE_MAX_AGE = 60.0
+"""While runs of the experiment run, the column list (a scan of every matching run's keys) is
+recomputed at most every 5 s; while none runs, it is kept until a run starts or ends (or a
+minute passes, for tags set by other programs); an edit here clears it."""
 
 
-def _columns(state: UIState, experiment_id: int, flt: queries.Filter,
-             filter_text: str) -> dict[str, Any]:
-    version = state.db.data_version()
+def _columns(state: UIState, experiment: dict[str, Any], filter_text: str) -> dict[str, Any]:
     cache = state.columns_cache
-    key = (experiment_id, filter_text)
+    key = (experiment["experiment_id"], filter_text)
+    version = (experiment["run_count"], experiment["running_count"],
+               experiment["last_activity"])
     found = cache.get(key)
     now = time.monotonic()
-    if found is not None and (found[0] == version or now - found[1] < COLUMNS_MAX_AGE):
+    if found is not None and (now - found[1] < COLUMNS_MAX_AGE or (
+            found[0] == version and not experiment["running_count"]
+            and now - found[1] < COLUMNS_IDLE_MAX_AGE)):
         return found[2]
-    columns = queries.columns(state.db, experiment_id, flt)
+    keys = state.client().search_run_keys(experiment["experiment_id"], filter_text)
+    columns = {"matching_runs": keys.matching_runs, **{
+        kind: [{"key": k.key, "varies": k.varies, "present": k.present} for k in stats]
+        for kind, stats in (("params", keys.params), ("metrics", keys.metrics),
+                            ("tags", keys.tags))}}
     if len(cache) > 64:
         cache.clear()
     cache[key] = (version, now, columns)
     return columns
 
 
-def _summaries(state: UIState, ids: list[str], shown: list[str]) -> dict[str, dict[str, Any]]:
-    tags = [records.ROLE, records.NUMBER, *_keys(shown, "tags")]
-    return queries.summaries(state.db, ids, params=_keys(shown, "params"),
-                             metrics=_keys(shown, "metrics"), tags=tags)
+def _summaries(client: Client, ids: list[str], shown: list[str] | None) -> dict[str, Run]:
+    """run id -> the run with the values of the `shown` columns (None: every param and
+    metric) and the tags a row needs."""
+    tags = [records.ROLE, records.NUMBER, *_keys(shown or [], "tags")]
+    runs = client.run_summaries(
+        ids, params=None if shown is None else _keys(shown, "params"),
+        metrics=None if shown is None else _keys(shown, "metrics"), tags=tags)
+    return {run.info.run_id: run for run in runs}
+
+
+EXPERIMENTS_MAX_AGE = 1.0
+"""The experiment counts (a scan of every run) are shared by the requests of one second: a
+page asks for them with its table and its column list."""
+
+
+def _experiments(state: UIState) -> list[dict[str, Any]]:
+    """Every experiment with its run counts and last activity (ms), by id."""
+    found = state.experiments_cache
+    now = time.monotonic()
+    if found is not None and now - found[0] < EXPERIMENTS_MAX_AGE:
+        return found[1]
+    client = state.client()
+    stats = client.experiment_stats(SWEEPS_FILTER)
+    out = []
+    for experiment in client.search_experiments():
+        found = stats.get(experiment.experiment_id)
+        last = found.last_activity if found else None
+        out.append({"experiment_id": experiment.experiment_id, "name": experiment.name,
+                    "creation_time": experiment.creation_time,
+                    "run_count": found.run_count if found else 0,
+                    "top_level_count": found.top_level_count if found else 0,
+                    "sweep_count": found.matching_count if found else 0,
+                    "running_count": found.status_counts.get("RUNNING", 0) if found else 0,
+                    "last_activity": last or experiment.creation_time})
+    state.experiments_cache = (now, out)
+    return out
 
 
 # -- experiments and runs ------------------------------------------------------------------
@@ -230,83 +298,82 @@ def api_index(state: UIState, request: Request) -> Any:
 
 @endpoint
 def list_experiments(state: UIState, request: Request) -> Any:
-    return {"experiments": queries.experiments(state.db), "root": state.root}
+    try:
+        return {"experiments": _experiments(state), "root": state.root}
+    except NoStore:  # no store yet: nothing to list
+        return {"experiments": [], "root": state.root}
+
+
+def _experiment(state: UIState, request: Request) -> dict[str, Any]:
+    experiment_id = str(_experiment_id(request.path_params["experiment_id"]))
+    for found in _experiments(state):
+        if found["experiment_id"] == experiment_id:
+            return found
+    raise ApiError(404, f"experiment {experiment_id} not found")
 
 
 @endpoint
 def get_experiment(state: UIState, request: Request) -> Any:
-    experiment_id = _experiment_id(request.path_params["experiment_id"])
-    found = queries.experiment(state.db, experiment_id)
-    if found is None:
-        raise ApiError(404, f"experiment {experiment_id} not found")
-    return found
-
-
-def _experiment(state: UIState, request: Request) -> tuple[int, dict[str, Any]]:
-    experiment_id = _experiment_id(request.path_params["experiment_id"])
-    found = queries.experiment(state.db, experiment_id)
-    if found is None:
-        raise ApiError(404, f"experiment {experiment_id} not found")
-    return experiment_id, found
+    return _experiment(state, request)
 
 
 @endpoint
 def experiment_columns(state: UIState, request: Request) -> Any:
-    experiment_id, _ = _experiment(state, request)
-    flt = _filter(request)
-    return _columns(state, experiment_id, flt, request.query_params.get("filter", ""))
+    found = _experiment(state, request)
+    filter_text, _ = _filter(request)
+    return _columns(state, found, filter_text)
 
 
 @endpoint
 def experiment_runs(state: UIState, request: Request) -> Any:
-    experiment_id, found = _experiment(state, request)
-    flt = _filter(request)
+    found = _experiment(state, request)
+    filter_text, order_by = _filter(request)
     page = _int(request, "page", 1, 1, 10**9)
     page_size = _int(request, "page_size", 50, 1, MAX_PAGE_SIZE)
     per_group = _int(request, "children", 20, 0, MAX_CHILDREN)
-    total, top_ids = queries.top_level_page(state.db, experiment_id, flt,
-                                            (page - 1) * page_size, page_size)
-    counts = queries.child_counts(state.db, experiment_id, top_ids, flt)
-    parents = [rid for rid in top_ids if counts.get(rid, (0, 0))[1]]
-    first = (queries.first_children(state.db, experiment_id, parents, flt, per_group)
-             if per_group and parents else {})
-    matched = set(top_ids) if flt.empty else queries.matching(state.db, top_ids, flt)
-    child_ids = [c for rid in top_ids for c in first.get(rid, [])]
+    client = state.client()
+    groups = client.search_run_groups(found["experiment_id"], filter_text, order_by,
+                                      offset=(page - 1) * page_size, max_results=page_size,
+                                      children=per_group)
+    ids = [i for g in groups.groups for i in (g.run_id, *g.children)]
     shown = _asked_columns(request)
-    if shown is None:
-        params, metrics = queries.page_keys(state.db, [*top_ids, *child_ids])
+    summaries = _summaries(client, ids, shown)
+    if shown is None:  # every metric, then every param, of the runs on the page
+        metrics = sorted({k for r in summaries.values() for k in r.data.metrics})
+        params = sorted({k for r in summaries.values() for k in r.data.params})
         shown = ([f"metrics.{k}" for k in metrics] + [f"params.{k}" for k in params])[:60]
-    summaries = _summaries(state, [*top_ids, *child_ids], shown)
     rows = []
-    for rid in top_ids:
-        if rid not in summaries:  # deleted between the two reads
+    for group in groups.groups:
+        if group.run_id not in summaries:  # deleted between the two reads
             continue
-        row = _row(summaries[rid])
-        row["child_count"], row["child_matching"] = counts.get(rid, (0, 0))
-        row["children"] = [_row(summaries[c]) for c in first.get(rid, []) if c in summaries]
-        row["matched"] = rid in matched
+        row = _row(summaries[group.run_id], shown)
+        row["child_count"], row["child_matching"] = group.child_count, group.child_matching
+        row["children"] = [_row(summaries[c], shown) for c in group.children if c in summaries]
+        row["matched"] = group.matched
         rows.append(row)
     return {
-        "experiment": found, "filter": request.query_params.get("filter", ""),
+        "experiment": found, "filter": filter_text,
         "order_by": request.query_params.getlist("order_by"), "page": page,
-        "page_size": page_size, "total_groups": total,
-        "pages": max(1, -(-total // page_size)), "shown_columns": shown, "rows": rows,
+        "page_size": page_size, "total_groups": groups.total,
+        "pages": max(1, -(-groups.total // page_size)), "shown_columns": shown, "rows": rows,
     }
 
 
 @endpoint
 def run_children(state: UIState, request: Request) -> Any:
-    run = state.client().get_run(request.path_params["run_id"])
-    flt = _filter(request)
+    client = state.client()
+    run = client.get_run(request.path_params["run_id"])
+    filter_text, order_by = _filter(request)
     page = _int(request, "page", 1, 1, 10**9)
     page_size = _int(request, "page_size", 50, 1, MAX_PAGE_SIZE)
     shown = [c for c in request.query_params.getlist("columns") if c and c != "-"][:200]
-    total, ids = queries.children_page(state.db, run.info.run_id, flt,
-                                       (page - 1) * page_size, page_size)
-    summaries = _summaries(state, ids, shown)
-    return {"total": total, "page": page, "page_size": page_size,
-            "pages": max(1, -(-total // page_size)),
-            "rows": [_row(summaries[i]) for i in ids if i in summaries]}
+    found = client.search_run_ids([run.info.experiment_id], filter_text, order_by,
+                                  parent_run_id=run.info.run_id,
+                                  offset=(page - 1) * page_size, max_results=page_size)
+    summaries = _summaries(client, list(found.run_ids), shown)
+    return {"total": found.total, "page": page, "page_size": page_size,
+            "pages": max(1, -(-found.total // page_size)),
+            "rows": [_row(summaries[i], shown) for i in found.run_ids if i in summaries]}
 
 
 def _tag_group(key: str) -> str:
@@ -314,7 +381,7 @@ def _tag_group(key: str) -> str:
         return "source"
     if key.startswith("sys."):
         return "environment"
-    if key.startswith(("sweep.", "trial.")):
+    if key.startswith(records.RESERVED_PREFIXES):
         return "sweep"
     return "user"
 
@@ -325,18 +392,14 @@ def get_run(state: UIState, request: Request) -> Any:
     run = client.get_run(request.path_params["run_id"])
     info, data = run.info, run.data
     rid = info.run_id
-    types = {k: t for (_, k), t in client.store.param_types([rid]).items()}
-    metric_keys = state.db.rows(
-        "SELECT key, COUNT(*), MIN(step), MAX(step) FROM metrics WHERE run_id = ? "
-        "GROUP BY key ORDER BY key", [rid])
-    child_count = state.db.rows(
-        "SELECT COUNT(*) FROM runs WHERE parent_run_id = ? AND lifecycle_stage = 'active'",
-        [rid])
+    types = {k: t for (_, k), t in client.param_types([rid]).items()}
+    metric_stats = sorted((k, s) for (_, k), s in client.metric_stats([rid]).items())
+    children = client.search_run_ids([info.experiment_id], parent_run_id=rid, max_results=0)
     parent = None
     if info.parent_run_id:
-        rows = state.db.rows("SELECT run_id, run_name FROM runs WHERE run_id = ?",
-                             [info.parent_run_id])
-        parent = {"run_id": rows[0][0], "run_name": rows[0][1]} if rows else None
+        found = client.run_summaries([info.parent_run_id], params=[], metrics=[], tags=[])
+        parent = ({"run_id": found[0].info.run_id, "run_name": found[0].info.run_name}
+                  if found else None)
     experiment = client.get_experiment(info.experiment_id)
     groups: dict[str, dict[str, str]] = {"user": {}, "source": {}, "environment": {},
                                          "sweep": {}}
@@ -350,13 +413,67 @@ def get_run(state: UIState, request: Request) -> Any:
                  "lifecycle_stage": info.lifecycle_stage},
         "params": dict(sorted(data.params.items())), "param_types": types,
         "metrics": dict(sorted(data.metrics.items())),
-        "metric_keys": [{"key": k, "points": n, "min_step": lo, "max_step": hi}
-                        for k, n, lo, hi in metric_keys],
+        "metric_keys": [{"key": k, "points": s.points, "min_step": s.min_step,
+                         "max_step": s.max_step} for k, s in metric_stats],
         "tags": dict(data.tags), "tag_groups": groups, "note": data.note,
         "note_html": render_markdown(data.note) if data.note else "",
-        "parent": parent, "child_count": child_count[0][0] if child_count else 0,
-        "is_sweep": records.is_sweep(run), "allow_edits": state.allow_edits,
+        "parent": parent, "child_count": children.total,
+        "is_sweep": records.is_sweep(run), "is_trial": data.tags.get(records.ROLE) == records.TRIAL,
+        "failure": _failure(run), "allow_edits": state.allow_edits,
+        "model_versions": [_version(v) for v in client.search_model_versions(
+            f"run_id = '{_quoted(rid)}'")],
     }
+
+
+def _quoted(text: str) -> str:
+    return text.replace("'", "''")
+
+
+def _version(version: ModelVersion) -> dict[str, Any]:
+    return {"name": version.name, "version": version.version, "aliases": list(version.aliases),
+            "run_id": version.run_id, "source": version.source,
+            "created": version.creation_timestamp, "description": version.description,
+            "tags": version.tags}
+
+
+@endpoint
+def list_models(state: UIState, request: Request) -> Any:
+    try:
+        models = state.client().search_registered_models()
+    except NoStore:
+        models = []
+    return {"models": [{"name": m.name, "description": m.description,
+                        "latest_version": m.latest_version, "aliases": m.aliases,
+                        "last_updated": m.last_updated_timestamp, "tags": m.tags}
+                       for m in models]}
+
+
+@endpoint
+def get_model(state: UIState, request: Request) -> Any:
+    client = state.client()
+    model = client.get_registered_model(request.path_params["name"])
+    versions = client.search_model_versions(f"name = '{_quoted(model.name)}'")
+    return {"name": model.name, "description": model.description, "tags": model.tags,
+            "aliases": model.aliases, "versions": [_version(v) for v in versions],
+            "history": [{"alias": h.alias, "from_version": h.from_version,
+                         "to_version": h.to_version, "time": h.timestamp, "user": h.user,
+                         "reason": h.reason} for h in client.get_alias_history(model.name)]}
+
+
+def _failure(run: Run) -> dict[str, Any] | None:
+    """A failed trial's error message and the artifact path of its traceback (None if absent)."""
+    error = run.data.tags.get(records.ERROR)
+    if not error:
+        return None
+    from tracking.host import list_artifacts
+
+    folder = records.TRACEBACK_ARTIFACT.rpartition("/")[0]
+    try:
+        files = list_artifacts(Path(run.info.artifact_uri), folder)
+    except (ArtifactPathError, InvalidInputError):  # a planted link: no traceback shown
+        files = []
+    saved = any(f.path == records.TRACEBACK_ARTIFACT for f in files)
+    return {"error": error, "traceback": records.TRACEBACK_ARTIFACT if saved else None}
 
 
 @endpoint
@@ -374,9 +491,9 @@ def metric_history(state: UIState, request: Request) -> Any:
 
 # -- artifacts -----------------------------------------------------------------------------
 
-def _run_dir(state: UIState, request: Request):
-    run = state.client().get_run(request.path_params["run_id"])
-    return state.run_dir(run.info.experiment_id, run.info.run_id)
+def _run_dir(state: UIState, request: Request) -> Path:
+    """The run's artifact folder, as the store names it (never built from the request)."""
+    return Path(state.client().get_run(request.path_params["run_id"]).info.artifact_uri)
 
 
 def _path(request: Request) -> str:
@@ -388,7 +505,7 @@ def _path(request: Request) -> str:
 
 @endpoint
 def list_artifacts(state: UIState, request: Request) -> Any:
-    from tracking.artifacts import clean_artifact_path, list_artifacts, resolve_in_run
+    from tracking.host import clean_artifact_path, list_artifacts, resolve_in_run
 
     run_dir = _run_dir(state, request)
     path = clean_artifact_path(_path(request))
@@ -426,7 +543,7 @@ def compare(state: UIState, request: Request) -> Any:
         raise ApiError(400, f"run_ids: give 2 to {MAX_COMPARE} run ids (got {len(ids)})")
     client = state.client()
     runs = [client.get_run(i) for i in ids]
-    types = client.store.param_types(ids)
+    types = client.param_types(ids)
     param_keys = sorted({k for r in runs for k in r.data.params})
     metric_keys = sorted({k for r in runs for k in r.data.metrics})
 
@@ -439,10 +556,9 @@ def compare(state: UIState, request: Request) -> Any:
                "numeric": all(types.get((r.info.run_id, k)) in ("int", "float")
                               for r in runs if k in r.data.params)}
               for k in param_keys]
-    marks = ",".join("?" * len(ids))
-    points = dict(state.db.rows(
-        "SELECT key, MAX(n) FROM (SELECT run_id, key, COUNT(*) AS n FROM metrics "
-        f"WHERE run_id IN ({marks}) GROUP BY run_id, key) GROUP BY key", ids))
+    points: dict[str, int] = {}
+    for (_, key), stats in client.metric_stats(ids).items():
+        points[key] = max(points.get(key, 0), stats.points)
     metrics = [{"key": k, "differs": differs([r.data.metrics.get(k) for r in runs]),
                 "points": points.get(k, 0)} for k in metric_keys]
     return {
@@ -461,28 +577,44 @@ def sweep_status_data(state: UIState, sweep_id: str) -> dict[str, Any]:
     run = client.get_run(sweep_id)
     if not records.is_sweep(run):
         raise ApiError(404, f"run {sweep_id} is not a sweep")
-    progress = queries.sweep_progress(state.db, run.info.run_id)
+    sweep = records.SweepRecord.from_run(run)
+    progress = client.child_stats(run.info.run_id)
     best = None
-    goals = records.metric_goals(run)
+    goals = sweep.goals
     if goals:
         metric, goal = goals[0]
-        found = queries.best_child(state.db, run.info.run_id, metric, goal == "maximize")
-        if found is not None:
-            numbers = queries.trial_numbers(state.db, [found[0]])
-            best = {"run_id": found[0], "trial": numbers.get(found[0]), "metric": metric,
-                    "goal": goal, "value": found[1]}
+        best = _best_trial(client, run, metric, goal)
     status = run.info.status.value
-    version = hashlib.sha256(f"{status}|{progress['fingerprint']}".encode()).hexdigest()[:16]
-    counts = progress["counts"]
+    counts = dict(progress.status_counts)
+    fingerprint = (status, sorted(counts.items()), progress.last_start, progress.last_end,
+                   progress.metric_points, progress.last_metric_timestamp, progress.tag_count)
+    version = hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:16]
+    last = max((t for t in (progress.last_start, progress.last_end,
+                            progress.last_metric_timestamp) if t is not None), default=None)
     return {"run_id": run.info.run_id, "run_name": run.info.run_name,
             "experiment_id": run.info.experiment_id,
             "experiment_name": client.get_experiment(run.info.experiment_id).name,
             "status": status,
             "counts": counts, "total": sum(counts.values()),
-            "budget": run.data.tags.get(records.BUDGET) or None,
+            "budget": sweep.budget_trials,
             "metrics": [{"name": m, "goal": g} for m, g in goals],
             "best": best, "start_time": run.info.start_time, "end_time": run.info.end_time,
-            "last_update": progress["last_update"], "version": version}
+            "last_update": last, "version": version}
+
+
+def _best_trial(client: Client, sweep: Run, metric: str, goal: str) -> dict[str, Any] | None:
+    """The finished trial with the best latest value of `metric` (NaN and missing: none)."""
+    direction = "DESC" if goal == "maximize" else "ASC"
+    found = client.search_run_ids([sweep.info.experiment_id], "attributes.status = 'FINISHED'",
+                                  [f"{_key('metrics', metric)} {direction}"],
+                                  parent_run_id=sweep.info.run_id, max_results=1)
+    runs = client.run_summaries(found.run_ids, params=[], metrics=[metric],
+                                tags=[records.NUMBER])
+    value = runs[0].data.metrics.get(metric) if runs else None
+    if value is None or math.isnan(value):
+        return None
+    return {"run_id": runs[0].info.run_id, "trial": runs[0].data.tags.get(records.NUMBER),
+            "metric": metric, "goal": goal, "value": value}
 
 
 @endpoint
@@ -532,6 +664,7 @@ async def patch_run(request: Request) -> Response:
             for key, value in tags.items():
                 writer.set_tag(run_id, key, value)
             writer.flush()
+            state.columns_cache.clear()
         except NotFoundError as e:
             return error(404, str(e))
         except InvalidInputError as e:

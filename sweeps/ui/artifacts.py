@@ -1,25 +1,20 @@
 """Reading one artifact file for the UI: confined to the run's folder, never through a link.
 
-`tracking.artifacts.resolve_in_run` validates the path (no `..`, no absolute or drive paths,
-no percent escapes, no control characters, NFKC-folded) and checks it resolves inside the run
-folder; the file is then opened one folder at a time with `O_NOFOLLOW` relative to its parent's
-descriptor, so a symbolic link planted (or swapped in after the check) is refused, not followed.
+`tracking.host.open_artifact` validates the path and opens the file one folder at a time
+from the tracking root down with `O_NOFOLLOW`, so a symbolic link planted anywhere in the store
+(or swapped in after the check) is refused, not followed, and a hard-linked file is not served.
 """
 
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
-import os
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from tracking.artifacts import clean_artifact_path, resolve_in_run
-from tracking.errors import ArtifactPathError, InvalidInputError, NotFoundError
+from tracking.host import open_artifact  # the UI's file reads (api.py) go through it
 
 IMAGE_TYPES = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg",
                "gif": "image/gif", "webp": "image/webp"}
@@ -29,11 +24,6 @@ TEXT_SUFFIXES = frozenset({
     "csv", "tsv", "html", "htm", "svg", "xml", "sh", "out", "err", "ipynb", "js", "css", ""})
 PREVIEW_BYTES = 256 * 1024
 PREVIEW_CSV_ROWS = 200
-
-_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
-_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 
 
 def suffix(path: str) -> str:
@@ -53,46 +43,6 @@ def preview_kind(path: str) -> str:
     if ext in TEXT_SUFFIXES:
         return "text"
     return "none"
-
-
-def open_artifact(run_dir: Path, path: str) -> tuple[BinaryIO, int, str]:
-    """(open file, size, clean relative path) of the artifact file `path` of a run.
-
-    ArtifactPathError for an unsafe path or a link; NotFoundError for a missing file;
-    InvalidInputError for a folder or a special file."""
-    rel = clean_artifact_path(path)
-    if not rel:
-        raise InvalidInputError("artifact path: names the run folder; give a file")
-    resolve_in_run(run_dir, rel)
-    root = os.path.realpath(run_dir)
-    parts = rel.split("/")
-    try:
-        fd = os.open(root, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
-    except FileNotFoundError:
-        raise NotFoundError(f"artifact {rel!r} does not exist (the run has no artifacts)") from None
-    try:
-        for part in parts[:-1]:
-            nxt = os.open(part, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC, dir_fd=fd)
-            os.close(fd)
-            fd = nxt
-        file_fd = os.open(parts[-1], os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK | _O_CLOEXEC,
-                          dir_fd=fd)
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise ArtifactPathError(f"artifact path {rel!r} goes through a symbolic link; "
-                                    "links are never followed") from None
-        if e.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise NotFoundError(f"artifact {rel!r} does not exist") from None
-        raise
-    finally:
-        os.close(fd)
-    info = os.fstat(file_fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(file_fd)
-        what = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
-        raise InvalidInputError(f"artifact {rel!r} is {what}")
-    os.set_blocking(file_fd, True)
-    return os.fdopen(file_fd, "rb"), info.st_size, rel
 
 
 def chunks(handle: BinaryIO, size: int = 1 << 16) -> Iterator[bytes]:

@@ -38,7 +38,8 @@ def shell(title: str, script: str, *, data: dict[str, str] | None = None,
         "<link rel=\"stylesheet\" href=\"/static/ui.css\"></head>"
         f"<body{attrs} data-edits=\"{'1' if allow_edits else '0'}\">"
         "<header><a class=\"brand\" href=\"/\">sweepbook</a><nav id=\"crumbs\"></nav>"
-        f"<span class=\"mode\">{mode}</span><a class=\"apilink\" href=\"/api\">API</a></header>"
+        f"<span class=\"mode\">{mode}</span><a class=\"apilink\" href=\"/models\">Models</a>"
+        "<a class=\"apilink\" href=\"/api\">API</a></header>"
         "<main id=\"app\"><p class=\"muted\" id=\"loading\">Loading…</p></main>"
         + "".join(scripts) + "</body></html>")
 
@@ -67,6 +68,15 @@ def compare_page(request: Request) -> Response:
 
 def sweep_page(request: Request) -> Response:
     return shell("Sweep", "sweep.js", data={"run": request.path_params["run_id"]},
+                 allow_edits=_state(request).allow_edits)
+
+
+def models_page(request: Request) -> Response:
+    return shell("Models", "models.js", allow_edits=_state(request).allow_edits)
+
+
+def model_page(request: Request) -> Response:
+    return shell("Model", "models.js", data={"model": request.path_params["name"]},
                  allow_edits=_state(request).allow_edits)
 
 

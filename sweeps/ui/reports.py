@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 
 from sweeps.ui.api import ApiError, sweep_status_data
 from sweeps.ui.state import NoStore, UIState
-from tracking.errors import NotFoundError
+from tracking import NotFoundError
 
 MIN_REBUILD_SECONDS = 3.0
 _META_CSP = re.compile(

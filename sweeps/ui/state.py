@@ -1,6 +1,6 @@
-"""What one UI process holds: the tracking root, its read-only connections, the report cache.
+"""What one UI process holds: the tracking store's clients, the caches, the report cache.
 
-The store is opened read-only (`SqliteStore(root, read_only=True)`) and lazily: a UI started
+The store is opened read-only (`open_store(root, read_only=True)`) and lazily: a UI started
 before the first sweep shows an empty page and opens the store on a later request. Edits
 (`--allow-edits` only) go through a separate writable `Client`, opened on the first edit.
 """
@@ -14,10 +14,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from sweeps.ui.queries import ReadOnlyDB
-from tracking import Client
-from tracking.errors import StoreError
-from tracking.store.sqlite import SqliteStore
+from tracking import Client, StoreError
+from tracking.store import open_store
 
 
 class NoStore(StoreError):
@@ -26,9 +24,8 @@ class NoStore(StoreError):
 
 class UIState:
     def __init__(self, root: str | os.PathLike, *, allow_edits: bool = False) -> None:
-        self.root = str(Path(root).resolve())
+        self.root = str(root) if "://" in str(root) else str(Path(root).resolve())
         self.allow_edits = allow_edits
-        self.db = ReadOnlyDB(self.root)
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._writer: Client | None = None
@@ -36,15 +33,17 @@ class UIState:
         self.report_locks: dict[str, threading.Lock] = {}
         self.reports_built: dict[str, tuple[float, Path]] = {}
         """sweep run id -> (when, file) of its last generated report"""
-        self.columns_cache: dict[tuple[int, str], tuple[int, float, dict[str, Any]]] = {}
-        """(experiment id, filter) -> (data version, when, column list)"""
+        self.columns_cache: dict[tuple[str, str], tuple[Any, float, dict[str, Any]]] = {}
+        """(experiment id, filter) -> (experiment stats, when, column list)"""
+        self.experiments_cache: tuple[float, list[dict[str, Any]]] | None = None
+        """(when, experiments with their counts), for a second"""
 
     def client(self) -> Client:
         """A read-only Client over the store (NoStore until the database exists)."""
         with self._lock:
             if self._client is None:
                 try:
-                    store = SqliteStore(self.root, read_only=True)
+                    store = open_store(self.root, read_only=True)
                 except StoreError as e:
                     raise NoStore(str(e)) from None
                 self._client = Client(store=store)
@@ -58,10 +57,6 @@ class UIState:
                 self._writer = Client(self.root)
             return self._writer
 
-    def run_dir(self, experiment_id: str, run_id: str) -> Path:
-        """The run's artifact folder (ids come from the store, never from the request)."""
-        return Path(self.root, "artifacts", str(experiment_id), run_id)
-
     def cache_dir(self) -> Path:
         """A private temporary folder for generated reports (outside the store)."""
         with self._lock:
@@ -74,7 +69,6 @@ class UIState:
             return self.report_locks.setdefault(sweep_id, threading.Lock())
 
     def close(self) -> None:
-        self.db.close()
         with self._lock:
             if self._writer is not None:
                 self._writer.flush()

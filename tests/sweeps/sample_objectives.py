@@ -9,6 +9,7 @@ import ctypes
 import math
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -68,6 +69,26 @@ def flaky(params: dict, trial: sweeps.Trial) -> float:
 
 def always_fails(params: dict) -> float:
     raise RuntimeError("always")
+
+
+def leaves_a_child_and_dies(params: dict) -> float:
+    """Starts `sleep 300`, notes its pid in `params["pid_file"]`, and kills its worker."""
+    child = subprocess.Popen(["sleep", "300"])
+    with open(params["pid_file"], "a") as handle:
+        handle.write(f"{child.pid}\n")
+    os._exit(5)
+
+
+def first_succeeds(params: dict, trial: sweeps.Trial) -> float:
+    """Trial 0 completes; every later one fails."""
+    if trial.number > 0:
+        raise RuntimeError("always")
+    return params["x"]
+
+
+def fails_differently(params: dict, trial: sweeps.Trial) -> float:
+    """Fails with another kind of error in each of four trials in a row."""
+    raise (ValueError, TypeError, KeyError, OSError)[trial.number % 4]("no luck")
 
 
 def slow(params: dict) -> float:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,7 @@ import pytest
 import sweeps
 import tracking
 from sweeps import records
+from sweeps.coordinator import Progress
 
 
 def trials_of(result: sweeps.SweepResult) -> list[records.TrialRecord]:
@@ -133,8 +137,8 @@ def test_retries_make_a_new_child_run_tagged_with_the_attempt(project, make_conf
 
 
 def test_too_many_failures_stop_the_sweep(project, make_config):
-    config = make_config("sample_objectives:always_fails", budget={"trials": 50,
-                                                                   "max_failures": 2},
+    config = make_config("sample_objectives:fails_differently",
+                         budget={"trials": 50, "max_failures": 2},
                          execution={"workers": 1})
     result = sweeps.run(config)
     assert result.status == "FAILED"
@@ -142,7 +146,54 @@ def test_too_many_failures_stop_the_sweep(project, make_config):
     assert 3 <= len(ran) <= 4  # the trial sent ahead to the worker may have started
     assert all(t.status is tracking.RunStatus.KILLED for t in trials_of(result) if t not in ran)
     sweep = tracking.Client("runs").get_run(result.sweep_run_id)
-    assert sweep.data.tags[records.STOP_REASON] == "too many failures (3 > 2)"
+    assert sweep.data.tags[records.STOP_REASON].endswith("; too many failures (3 > 2)")
+    assert result.error == sweep.data.tags[records.STOP_REASON]
+
+
+def test_a_sweep_where_every_trial_failed_ends_failed_saying_why(project, make_config):
+    result = sweeps.run(make_config("sample_objectives:always_fails", budget={"trials": 3}))
+    assert result.status == "FAILED"
+    assert re.fullmatch(r"all 3 trials failed: RuntimeError: always \(trial \d: run \w+\)",
+                        result.error), result.error
+    assert len(trials_of(result)) == 3  # fewer than 5 alike: every trial ran
+
+
+def test_a_metric_never_reported_fails_the_sweep(project, make_config):
+    result = sweeps.run(make_config("sample_objectives:quick", budget={"trials": 2},
+                                    metric={"name": "accuracy", "goal": "maximize"}))
+    assert result.status == "FAILED"
+    assert result.error.startswith("all 2 trials failed: objective did not report metric "
+                                   "'accuracy'"), result.error
+
+
+def test_the_first_attempts_failing_alike_stop_the_sweep(project, make_config):
+    config = make_config("sample_objectives:always_fails", budget={"trials": 30},
+                         execution={"workers": 1})
+    result = sweeps.run(config)
+    failed = [t for t in trials_of(result) if t.status is tracking.RunStatus.FAILED]
+    assert 5 <= len(failed) <= 6  # the trial sent ahead to the worker may have started
+    assert result.error.endswith("; the first 5 attempts failed with the same error")
+    config["budget"]["max_failures"] = 3  # N is max_failures when it is set
+    result = sweeps.run(config)
+    assert result.error.endswith("; the first 3 attempts failed with the same error")
+
+
+def test_a_success_before_the_failures_keeps_the_sweep_going(project, make_config):
+    config = make_config("sample_objectives:first_succeeds", budget={"trials": 8},
+                         execution={"workers": 1})
+    result = sweeps.run(config)
+    assert result.status == "FINISHED" and result.error is None
+    assert len(trials_of(result)) == 8
+
+
+def test_sweeps_run_exits_1_with_the_reason_when_no_trial_completed(project, make_config):
+    config = make_config("sample_objectives:always_fails", budget={"trials": 2})
+    Path("sweep.yaml").write_text(json.dumps(config))
+    done = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", "sweep.yaml", "--quiet"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.startswith("sweeps: error: all 2 trials failed: RuntimeError: always "
+                                  "(trial "), done.stderr
 
 
 def test_the_fluent_api_inside_an_objective_logs_to_the_trial_run(project, make_config):
@@ -220,3 +271,61 @@ def test_the_time_budget_stops_trials_sent_ahead_to_busy_workers(project, make_c
     assert killed.run.data.tags[records.ERROR] == "not started: time budget used"
     sweep = tracking.Client("runs").get_run(result.sweep_run_id)
     assert sweep.data.tags[records.STOP_REASON] == "time budget used"
+
+
+def test_a_trial_sent_ahead_is_queued_until_its_worker_starts_it(project, make_config,
+                                                                  monkeypatch):
+    monkeypatch.setenv("SAMPLE_SLEEP", "2")
+    shown, stored = set(), set()
+
+    def watch(progress: Progress) -> None:
+        shown.add((progress.running, progress.queued))
+        if Path("runs", "tracking.db").exists():
+            with sqlite3.connect(Path("runs", "tracking.db")) as conn:
+                stored.update(s for (s,) in conn.execute(
+                    "SELECT status FROM runs WHERE parent_run_id IS NOT NULL"))
+
+    config = make_config("sample_objectives:slow", budget={"trials": 3},
+                         execution={"workers": 1})
+    result = sweeps.run(config, on_progress=watch)
+    assert (1, 1) in shown  # one running, the next sent ahead to the same worker
+    assert "QUEUED" in stored
+    for trial in trials_of(result):
+        info, tags = trial.run.info, trial.run.data.tags
+        assert info.status is tracking.RunStatus.FINISHED
+        duration = (info.end_time - info.start_time) / 1e3
+        assert duration - float(tags[records.RUN_SECONDS]) < 1  # no queue wait inside
+    assert max(float(t.run.data.tags[records.QUEUE_WAIT]) for t in trials_of(result)) > 1
+
+
+def test_the_overhead_share_leaves_the_queue_wait_out(project, make_config, monkeypatch):
+    from sweeps.report.data import load_sweep, summarize
+    monkeypatch.setenv("SAMPLE_SLEEP", "1")
+    config = make_config("sample_objectives:slow", budget={"trials": 3},
+                         execution={"workers": 1})
+    result = sweeps.run(config)
+    summary = summarize(load_sweep(tracking.Client("runs"), result.sweep_run_id))
+    assert summary.mean_queue_wait_s > 0.3  # trials waited behind the busy worker...
+    assert summary.overhead_share < 0.25  # ...which was busy nearly all the time
+
+
+def test_a_misspelt_objective_fails_before_the_experiment_is_made(project, make_config):
+    with pytest.raises(sweeps.SweepError, match="no_such_function"):
+        sweeps.run(make_config("sample_objectives:no_such_function"))
+    assert tracking.Client("runs").get_experiment_by_name("test") is None
+
+
+def test_trial_params_are_stored_once_with_their_types(project, make_config):
+    result = sweeps.run(make_config("sample_objectives:quick", budget={"trials": 2}))
+    for trial in trials_of(result):
+        assert records.PARAMS not in trial.run.data.tags  # the params table only
+        assert isinstance(trial.params["x"], float)
+
+
+def test_trials_recorded_by_old_versions_read_their_params_tag():
+    run = tracking.Run(
+        tracking.RunInfo("r1", "trial-0", "1", "s1", tracking.RunStatus.FINISHED, 0, 1, ""),
+        tracking.RunData({}, {}, {records.ROLE: records.TRIAL, records.NUMBER: "3",
+                                  records.PARAMS: '{"x": 0.5, "n": 2}'}, ""))
+    record = records.TrialRecord.from_run(run, {})
+    assert (record.number, record.attempt, dict(record.params)) == (3, 1, {"x": 0.5, "n": 2})

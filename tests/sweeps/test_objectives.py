@@ -18,8 +18,24 @@ def test_command_argv_substitutes_without_a_shell(tmp_path):
     (tmp_path / "train.py").write_text("")
     argv = command_argv("python train.py --name {name} --lr {lr:.2f} --opt {missing}",
                         {"name": "a b; rm -rf /", "lr": 0.123}, str(tmp_path))
-    assert argv == ["python", str(tmp_path / "train.py"), "--name", "a b; rm -rf /",
+    assert argv == [sys.executable, str(tmp_path / "train.py"), "--name", "a b; rm -rf /",
                     "--lr", "0.12", "--opt", ""]
+
+
+def test_python_in_a_command_is_the_interpreter_running_sweepbook(tmp_path):
+    assert command_argv("python3 -c pass", {}, str(tmp_path))[0] == sys.executable
+    assert command_argv("env A=1 {python} -c pass", {}, str(tmp_path)) == \
+        ["env", "A=1", sys.executable, "-c", "pass"]
+    assert command_argv("echo python", {}, str(tmp_path)) == ["echo", "python"]
+
+
+def test_a_failing_python_command_names_its_interpreter(project):
+    (project / "script.py").write_text("import sys\nsys.exit(4)\n")
+    result = run_command_sweep("python script.py --x {x}", budget={"trials": 1})
+    (trial,) = only_trials(result)
+    assert trial.run.data.tags[records.INTERPRETER] == sys.executable
+    assert trial.run.data.tags[records.ERROR] == \
+        f"command exited with code 4 (python: {sys.executable})"
 
 
 def test_command_objective_reports_through_tracking_and_printed_lines(project):
@@ -135,3 +151,61 @@ def test_commands_are_pruned_by_the_coordinator(project):
     client = tracking.Client("runs")
     for trial in pruned:
         assert len(client.get_metric_history(trial.run_id, "loss")) < 20
+
+
+def _script_leaving_a_child(project: Path, code: int) -> str:
+    pids = project / "child.pid"
+    return write_script(project, "import subprocess, sys\n"
+                                 "child = subprocess.Popen(['sleep', '30'])\n"
+                                 f"open({str(pids)!r}, 'a').write(f'{{child.pid}}\\n')\n"
+                                 "print('@tracking {\"metrics\": {\"loss\": 0.5}}')\n"
+                                 f"sys.exit({code})\n")
+
+
+def _wait_dead(pids: list[int]) -> list[int]:
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [pid for pid in pids if _alive(pid)]
+
+
+def test_a_command_that_leaves_a_child_ends_when_it_exits(project):
+    command = _script_leaving_a_child(project, 0)
+    result = run_command_sweep(command, budget={"trials": 1})
+    (trial,) = only_trials(result)
+    assert trial.status is tracking.RunStatus.FINISHED
+    assert trial.run.data.metrics["loss"] == 0.5
+    assert float(trial.run.data.tags[records.RUN_SECONDS]) < 15  # not the child's 30 s
+    pids = [int(p) for p in (project / "child.pid").read_text().split()]
+    assert not _wait_dead(pids), "the command's leftover child outlived its trial"
+
+
+def test_a_command_exit_code_is_kept_while_its_child_lives_on(project):
+    command = _script_leaving_a_child(project, 7)
+    result = run_command_sweep(command, budget={"trials": 1},
+                               execution={"workers": 1, "trial_timeout": 20})
+    (trial,) = only_trials(result)
+    assert trial.status is tracking.RunStatus.FAILED
+    assert trial.run.data.tags[records.ERROR].startswith("command exited with code 7")
+    assert float(trial.run.data.tags[records.RUN_SECONDS]) < 15
+    pids = [int(p) for p in (project / "child.pid").read_text().split()]
+    assert not _wait_dead(pids), "the command's leftover child outlived its trial"
+
+
+def test_a_file_event_moves_only_files_the_trial_made_in_its_folder(project):
+    outside = project / "tracking-secret.txt"
+    outside.write_text("keep me")
+    command = write_script(project, "import json, tracking\n"
+                                    "tracking.log_text('made here', 'notes/own.txt')\n"
+                                    "print('@tracking ' + json.dumps({'file': 'stolen.txt', "
+                                    f"'from': {str(outside)!r}}}))\n"
+                                    "tracking.log_metric('loss', 0.5)\n")
+    (trial,) = only_trials(run_command_sweep(command, budget={"trials": 1}))
+    assert trial.status is tracking.RunStatus.FINISHED
+    assert outside.read_text() == "keep me"
+    artifacts = Path(trial.run.info.artifact_uri)
+    assert (artifacts / "notes" / "own.txt").read_text() == "made here"
+    assert not (artifacts / "stolen.txt").exists()
+    assert trial.run.data.tags["trial.warning"] == (
+        f"file event refused: {str(outside)!r} is not a tracking-* file this trial created "
+        "in its working folder")

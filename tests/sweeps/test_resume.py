@@ -56,6 +56,8 @@ def finished_trials() -> dict[str, int]:
     """run id -> trial number of every FINISHED trial run."""
     client = tracking.Client("runs")
     experiment = client.get_experiment_by_name("test")
+    if experiment is None:  # killed before the sweep created its experiment
+        return {}
     runs = client.search_runs([experiment.experiment_id], "attributes.status = 'FINISHED'")
     return {r.info.run_id: int(r.data.tags[records.NUMBER]) for r in runs
             if r.data.tags.get(records.ROLE) == records.TRIAL}
@@ -82,6 +84,7 @@ def test_kill_9_at_several_moments_then_resume(project, make_config):
         process.kill()
         process.communicate()
         before = finished_trials() if Path("runs", "tracking.db").exists() else {}
+        assert len(before) >= finished_before_kill
         assert len(set(before.values())) == len(before)
     resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", str(config), "--resume",
                               "--quiet"], capture_output=True, text=True, timeout=120,
@@ -99,7 +102,7 @@ def test_kill_9_at_several_moments_then_resume(project, make_config):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_marks_the_sweep_killed_and_resume_finishes_it(project, make_config, signum):
     config = write_config(project, make_config)
-    process = start_sweep(config, sleep=1.0)  # slow enough to still run after the checks below
+    process = start_sweep(config, sleep=2.0)  # slow enough to still run after the checks below
     wait_for(lambda: finished_count() >= 2)
     running = tracking.Client("runs").search_runs(
         [tracking.Client("runs").get_experiment_by_name("test").experiment_id],
@@ -125,3 +128,19 @@ def test_interrupt_marks_the_sweep_killed_and_resume_finishes_it(project, make_c
                              env={**os.environ, "SAMPLE_SLEEP": "0.25"})
     assert resumed.returncode == 0, resumed.stderr
     check_complete_sweep(before)
+
+
+def test_resume_when_the_kill_came_before_the_experiment_existed(project, make_config):
+    config = write_config(project, make_config)
+    tracking.Client("runs")  # the store exists, the sweep's experiment does not yet
+    assert finished_trials() == {}
+    clash = subprocess.run([sys.executable, "-m", "sweeps.cli", "resume", "test"],
+                           capture_output=True, text=True, timeout=60)
+    assert clash.returncode == 2
+    assert clash.stderr.startswith("sweeps: error: no sweep") and "'test'" in clash.stderr
+    assert len(clash.stderr.splitlines()) == 1
+    resumed = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", str(config), "--resume",
+                              "--quiet"], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "SAMPLE_SLEEP": "0.05"})
+    assert resumed.returncode == 0, resumed.stderr
+    check_complete_sweep({})

@@ -7,6 +7,7 @@ import importlib.util
 import optuna
 import pytest
 
+from sweeps.compat.hyperband import WandbHyperbandPruner
 from sweeps.config import PrunerSpec, SamplerSpec
 from sweeps.errors import ConfigError
 from sweeps.search import (
@@ -55,6 +56,7 @@ def test_registries_name_the_optuna_classes():
         "percentile": optuna.pruners.PercentilePruner,
         "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
         "hyperband": optuna.pruners.HyperbandPruner,
+        "wandb_hyperband": WandbHyperbandPruner,
     }
 
 

@@ -28,6 +28,7 @@ def mlflow(root: Path) -> Iterator[object]:
     uri_token = fluent._uri.set(None)
     experiment_token = fluent._experiment_id.set(None)
     stack_token = fluent._stack.set(())
+    last_token = fluent._last.set(None)
     tracking.set_tracking_uri(root)
     try:
         yield tracking
@@ -35,6 +36,7 @@ def mlflow(root: Path) -> Iterator[object]:
         while fluent._stack.get():
             tracking.end_run()
         fluent._stack.reset(stack_token)
+        fluent._last.reset(last_token)
         fluent._experiment_id.reset(experiment_token)
         fluent._uri.reset(uri_token)
 

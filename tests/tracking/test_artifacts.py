@@ -17,6 +17,7 @@ from tracking.artifacts import (
     list_artifacts,
     log_artifact,
     log_artifacts,
+    open_artifact,
     resolve_in_run,
     write_artifact,
 )
@@ -485,3 +486,107 @@ def test_download_file_folder_and_everything(lay: Layout) -> None:
 def test_resolve_in_run_good_path(lay: Layout) -> None:
     assert resolve_in_run(lay.run, "a/b.txt") == lay.run.resolve() / "a" / "b.txt"
     assert resolve_in_run(lay.run, "") == lay.run.resolve()
+
+
+# --------------------------------------------------------------------------- linked store folders
+
+
+def _link_store_folder(lay: Layout, which: str) -> Path:
+    """Make the run folder, or its experiment folder, a link to `outside`; returns the run path."""
+    if which == "run":
+        linked = lay.run.parent / "linked_run"
+        run = linked
+    else:
+        linked = lay.run.parent.parent / "9"
+        run = linked / "run"
+    linked.symlink_to(lay.outside, target_is_directory=True)
+    (lay.outside / "run").mkdir()
+    (lay.outside / "run" / "secret.txt").write_text("outside the store")
+    (lay.outside / "secret.txt").write_text("outside the store")
+    lay.before_tmp = _tree(lay.tmp)
+    return run
+
+
+@posix_only
+@pytest.mark.parametrize("which", ["run", "experiment"])
+def test_linked_run_or_experiment_folder_refused_for_every_operation(
+    lay: Layout, which: str
+) -> None:
+    run = _link_store_folder(lay, which)
+    with pytest.raises(ArtifactPathError, match="run folder .* symbolic link"):
+        write_artifact(run, "notes.txt", "pwned")
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        log_artifact(run, lay.local)
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        log_artifacts(run, lay.outside)
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        list_artifacts(run)
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        download_artifacts(run, "secret.txt", lay.tmp / "dl")
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        download_artifacts(run, None, lay.tmp / "dl2")
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        open_artifact(run, "secret.txt")
+    lay.assert_untouched()
+
+
+@posix_only
+def test_linked_artifact_root_is_followed(tmp_path: Path) -> None:
+    """Only the store's own folders are confined: the artifact root the user chose may be a link."""
+    (tmp_path / "real_root").mkdir()
+    (tmp_path / "artifacts").symlink_to(tmp_path / "real_root", target_is_directory=True)
+    run = tmp_path / "artifacts" / "0" / "run"
+    write_artifact(run, "a.txt", "ok")
+    assert (tmp_path / "real_root" / "0" / "run" / "a.txt").read_text() == "ok"
+    assert list_artifacts(run) == [FileInfo("a.txt", False, 2)]
+
+
+@posix_only
+def test_hard_linked_file_never_listed_read_or_copied_out(lay: Layout) -> None:
+    write_artifact(lay.run, "real.txt", "real")
+    os.link(lay.outside / "canary.txt", lay.run / "secret.txt")
+    assert list_artifacts(lay.run) == [FileInfo("real.txt", False, 4)]
+    with pytest.raises(InvalidInputError, match="hard links"):
+        download_artifacts(lay.run, "secret.txt", lay.tmp / "dl")
+    with pytest.raises(InvalidInputError, match="hard links"):
+        open_artifact(lay.run, "secret.txt")
+    everything = download_artifacts(lay.run, None, lay.tmp / "all")
+    assert sorted(os.listdir(everything)) == ["real.txt"]
+
+
+def test_open_artifact_reads_file_and_refuses_folder_and_missing(lay: Layout) -> None:
+    write_artifact(lay.run, "a/b.txt", "hello")
+    handle, size, rel = open_artifact(lay.run, "a//b.txt")
+    with handle:
+        assert (handle.read(), size, rel) == (b"hello", 5, "a/b.txt")
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        open_artifact(lay.run, "a")
+    with pytest.raises(InvalidInputError, match="names the run folder"):
+        open_artifact(lay.run, "")
+    with pytest.raises(NotFoundError):
+        open_artifact(lay.run, "a/missing.txt")
+    with pytest.raises(NotFoundError):
+        open_artifact(lay.run.parent / "no_run", "x.txt")
+
+
+@posix_only
+def test_client_refuses_a_linked_experiment_folder(tmp_path: Path) -> None:
+    """Through a real store: a linked experiment folder takes no write and serves nothing."""
+    from tracking import Client
+
+    client = Client(tmp_path / "store")
+    run_id = client.create_run(client.create_experiment("e"), run_name="r").info.run_id
+    run_dir = client.artifact_dir(run_id)
+    outside = tmp_path / "outside"
+    (outside / run_id).mkdir(parents=True)
+    (outside / run_id / "secret.txt").write_text("secret")
+    run_dir.parent.parent.mkdir(parents=True, exist_ok=True)
+    run_dir.parent.symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        client.log_text(run_id, "pwned", "notes.txt")
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        client.list_artifacts(run_id)
+    with pytest.raises(ArtifactPathError, match="symbolic link"):
+        client.download_artifacts(run_id, "secret.txt", tmp_path / "dl")
+    assert sorted(os.listdir(outside / run_id)) == ["secret.txt"]
+    assert not (tmp_path / "dl").exists()

@@ -193,7 +193,7 @@ def test_search_runs_and_delete_restore(client):
         client.log_batch(run.info.run_id, metrics=[Metric("acc", i / 10, 0, 0)],
                          params=[Param("i", i)])
         ids.append(run.info.run_id)
-    found = client.search_runs([experiment_id], "metrics.acc >= 0.1", ["metrics.acc DESC"])
+    found = client.search_runs([experiment_id], "metrics.acc >= 0.1", order_by=["metrics.acc DESC"])
     assert [r.info.run_name for r in found] == ["r2", "r1"]
     assert [r.info.run_name for r in client.search_runs([experiment_id], max_results=1,
                                                         order_by=["params.i"])] == ["r0"]
@@ -248,3 +248,69 @@ def test_nan_metric_through_the_client(client, run_id):
     history = client.get_metric_history(run_id, "m")
     assert len(history) == 2 and all(math.isnan(m.value) for m in history)
     assert tracking.Client is Client
+
+
+def test_table_reads_see_buffered_writes(root):
+    client = Client(root, flush_interval=3600)
+    experiment_id = client.create_experiment("tables")
+    parent = client.create_run(experiment_id, buffered=True).info.run_id
+    child = client.create_run(experiment_id, parent_run_id=parent, buffered=True).info.run_id
+    client.log_metric(child, "loss", 0.5, step=2)
+    client.set_tag(child, "kind", "trial")
+    client.log_param(child, "lr", 0.1)
+    page = client.search_run_groups(experiment_id, "tags.kind = 'trial'")
+    assert page.total == 1 and page.groups[0].children == (child,)
+    assert client.search_run_ids([experiment_id], parent_run_id=parent).run_ids == (child,)
+    (summary,) = client.run_summaries([child], params=[], metrics=["loss"], tags=None)
+    assert dict(summary.data.metrics) == {"loss": 0.5} and dict(summary.data.params) == {}
+    assert summary.data.tags["kind"] == "trial"
+    assert client.experiment_stats("params.lr > 0")[experiment_id].matching_count == 1
+    assert [k.key for k in client.search_run_keys(experiment_id).metrics] == ["loss"]
+    assert client.metric_stats([child])[(child, "loss")].max_step == 2
+    assert client.child_stats(parent).metric_points == 1
+    assert client.param_types([child]) == {(child, "lr"): "float"}
+    assert [(r, m.value) for r, m in client.get_metric_histories([child])] == [(child, 0.5)]
+
+
+def test_a_batch_writes_many_runs_in_one_transaction_at_the_end(client, root):
+    experiment_id = client.get_or_create_experiment("exp")
+    with client.batch() as writes:
+        run_id = writes.create_run(experiment_id, run_name="t0", status=RunStatus.QUEUED,
+                                   tags={"k": 1})
+        writes.log_params(run_id, {"lr": 0.1, "depth": 4, "on": True, "none": None})
+        writes.log_metrics(run_id, [Metric("loss", 0.5, 10, 1)])
+        writes.set_note(run_id, "first")
+        assert client.store.search_runs([experiment_id]) == []  # not before the block ends
+        writes.start(run_id, 20)
+        writes.set_terminated(run_id, RunStatus.FINISHED, 30)
+    run = Client(root).get_run(run_id)
+    assert (run.info.status, run.info.start_time, run.info.end_time) == (
+        RunStatus.FINISHED, 20, 30)
+    assert run.data.tags["k"] == "1" and run.data.note == "first"
+    assert client.typed_params([run])[run_id] == {"lr": 0.1, "depth": 4, "on": True,
+                                                  "none": None}
+    with client.batch() as writes:
+        writes.reopen(run_id)
+    assert client.get_run(run_id).info.status is RunStatus.RUNNING
+
+
+def test_a_batch_that_raises_writes_nothing_and_bad_values_name_the_field(client):
+    experiment_id = client.get_or_create_experiment("exp")
+    with pytest.raises(InvalidInputError, match="metric 'loss': value must be a number"):
+        with client.batch() as writes:
+            writes.create_run(experiment_id)
+            writes.log_metrics("any", [Metric("loss", "high", 0, 0)])
+    assert client.search_runs([experiment_id]) == []
+    with pytest.raises(InvalidInputError, match="param 'p': 'x' is not a int"):
+        with client.batch() as writes:
+            writes.log_params("any", {"p": ("x", "int")}, encoded=True)
+
+
+def test_a_buffered_batch_waits_for_the_next_flush(root):
+    client = Client(root, flush_interval=60)
+    experiment_id = client.get_or_create_experiment("exp")
+    with client.batch(buffered=True) as writes:
+        run_id = writes.create_run(experiment_id)
+    assert client.store.search_runs([experiment_id]) == []
+    client.flush()
+    assert client.store.get_run(run_id).info.run_id == run_id

@@ -84,7 +84,7 @@ READER = """
     slowest, reads = 0.0, 0
     while not stop.exists():
         began = time.monotonic()
-        client.search_runs([experiment_id], "metrics.w0 > -1e400", ["metrics.w0 DESC"])
+        client.search_runs([experiment_id], "metrics.w0 > -1e400", order_by=["metrics.w0 DESC"])
         client.get_metric_history(run_id, "w1")
         slowest = max(slowest, time.monotonic() - began)
         reads += 1

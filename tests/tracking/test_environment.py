@@ -57,3 +57,15 @@ def test_long_argv_is_cut_to_a_tag(root, python):
     tags = Client(root).get_run(done.stdout.strip()).data.tags
     assert tags["sys.entry_point"] == "train.py"
     assert len(tags["sys.argv"]) == 2000 and tags["sys.argv"].startswith("train.py --blob x")
+
+
+def test_library_versions_are_those_importlib_metadata_reads():
+    import importlib.metadata
+    tags = environment.capture()
+    for name in environment.KEY_LIBRARIES:
+        try:
+            expected = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            assert f"sys.lib.{name}" not in tags
+        else:
+            assert tags[f"sys.lib.{name}"] == expected

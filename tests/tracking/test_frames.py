@@ -23,8 +23,9 @@ def test_columns_values_and_dtypes():
             end=1_700_000_001_000),
         run("b", metrics={"acc": 1}, params={"depth": "3"}, parent="a"),
     ])
-    assert list(frame.columns) == BASE_COLUMNS + ["metrics.acc", "metrics.loss", "params.depth",
-                                                  "params.lr", "tags.t"]
+    assert list(frame.columns) == BASE_COLUMNS + [
+        "metrics.acc", "metrics.loss", "params.depth", "params.lr", "tags.mlflow.parentRunId",
+        "tags.mlflow.runName", "tags.mlflow.source.type", "tags.t"]
     assert frame["run_id"].tolist() == ["a", "b"]
     assert frame["metrics.acc"].dtype == "float64" and frame["metrics.acc"].tolist() == [0.5, 1.0]
     assert frame["metrics.loss"].isna().all()
@@ -48,3 +49,17 @@ def test_metrics_that_look_like_ints_stay_float():
     frame = runs_frame([run("a", metrics={"n": 3.0}), run("b")])
     assert frame["metrics.n"].dtype == "float64"
     assert frame["metrics.n"].iloc[0] == 3.0 and math.isnan(frame["metrics.n"].iloc[1])
+
+
+def test_mlflow_system_tags_are_derived_from_the_runs_own_fields():
+    child = run("b", tags={"sys.user": "ana", "sys.entry_point": "train.py",
+                           "sys.git.commit": "abc"}, parent="a")
+    child = Run(child.info, RunData({}, {}, child.data.tags, "a note"))
+    frame = runs_frame([run("a"), child])
+    row = frame.iloc[1]
+    assert row["tags.mlflow.parentRunId"] == "a" and row["tags.mlflow.runName"] == "n-b"
+    assert row["tags.mlflow.user"] == "ana" and row["tags.mlflow.source.name"] == "train.py"
+    assert row["tags.mlflow.source.git.commit"] == "abc"
+    assert row["tags.mlflow.note.content"] == "a note"
+    assert row["tags.mlflow.source.type"] == "LOCAL"
+    assert pd.isna(frame.iloc[0]["tags.mlflow.parentRunId"])

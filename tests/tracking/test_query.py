@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 
 import tracking.query
+import tracking.store.sql
 from tracking.errors import FilterSyntaxError
 from tracking.query import (
     BoolOp,
     Comparison,
     Not,
     OrderKey,
-    compile_filter,
-    compile_order_by,
     parse_filter,
     parse_order_by,
 )
+from tracking.store.sql import compile_filter, compile_order_by
 
 DDL = [
     """CREATE TABLE runs (
@@ -158,7 +158,7 @@ def assert_intact(conn: sqlite3.Connection) -> None:
 def test_blank_filter_is_none_and_matches_everything(db: sqlite3.Connection) -> None:
     assert parse_filter("") is None
     assert parse_filter("  \t\n") is None
-    assert compile_filter(None) == ("1", [])
+    assert compile_filter(None) == ("1 = 1", [])
     assert matches(db, "") == ALL
 
 
@@ -704,6 +704,8 @@ def test_errors_name_the_token_and_position(text: str, fragment: str, position: 
 
 def test_docstring_examples() -> None:
     result = doctest.testmod(tracking.query)
+    assert result.attempted >= 2 and result.failed == 0
+    result = doctest.testmod(tracking.store.sql)
     assert result.attempted >= 4 and result.failed == 0
 
 

@@ -72,6 +72,58 @@ MIGRATIONS: list[list[str]] = [
         "ALTER TABLE params ADD COLUMN value_type TEXT NOT NULL DEFAULT 'str'",
         "ALTER TABLE runs ADD COLUMN lifecycle_stage TEXT NOT NULL DEFAULT 'active'",
     ],
+    # 2 -> 3: the model registry. `next_version` is never lowered, so numbers are never reused.
+    [
+        """CREATE TABLE registered_models (
+            name TEXT PRIMARY KEY,
+            creation_time INTEGER NOT NULL,
+            last_updated_time INTEGER NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            next_version INTEGER NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE registered_model_tags (
+            name TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (name, key)
+        )""",
+        """CREATE TABLE model_versions (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            creation_time INTEGER NOT NULL,
+            last_updated_time INTEGER NOT NULL,
+            source TEXT NOT NULL,
+            run_id TEXT,
+            user_id TEXT NOT NULL DEFAULT '',
+            description TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (name, version)
+        )""",
+        "CREATE INDEX model_versions_by_run ON model_versions (run_id)",
+        """CREATE TABLE model_version_tags (
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (name, version, key)
+        )""",
+        """CREATE TABLE model_aliases (
+            name TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            PRIMARY KEY (name, alias)
+        )""",
+        """CREATE TABLE alias_history (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            name TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            from_version INTEGER,
+            to_version INTEGER,
+            time INTEGER NOT NULL,
+            user_name TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX alias_history_by_name ON alias_history (name, time)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

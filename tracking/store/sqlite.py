@@ -19,11 +19,27 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from tracking.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus
+from tracking.entities import (
+    ChildStats,
+    Experiment,
+    ExperimentStats,
+    KeyStats,
+    Metric,
+    MetricStats,
+    Run,
+    RunData,
+    RunGroup,
+    RunGroups,
+    RunIds,
+    RunInfo,
+    RunKeys,
+    RunStatus,
+)
 from tracking.errors import InvalidInputError, NotFoundError, ParamConflictError, StoreError
 from tracking.store.base import Batch, Store
+from tracking.store.registry import Query, RegistrySql
 from tracking.store.schema import MIGRATIONS, SCHEMA_VERSION
 
 DB_FILENAME = "tracking.db"
@@ -36,6 +52,12 @@ _RUN_COLUMNS = (
 )
 
 
+_ACTIVE = "r.lifecycle_stage = 'active'"
+_TOP_LEVEL = ("(r.parent_run_id IS NULL OR NOT EXISTS (SELECT 1 FROM runs p "
+              "WHERE p.run_id = r.parent_run_id AND p.experiment_id = r.experiment_id "
+              "AND p.lifecycle_stage = 'active'))")
+
+
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterable[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -46,7 +68,7 @@ def _is_busy(error: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
-class SqliteStore(Store):
+class SqliteStore(RegistrySql, Store):
     """A tracking store in `<root>/tracking.db`. Open it with `SqliteStore.open(root)`."""
 
     _open: dict[tuple[str, int], SqliteStore] = {}
@@ -54,6 +76,7 @@ class SqliteStore(Store):
 
     def __init__(self, root: str | os.PathLike, *, read_only: bool = False) -> None:
         self.root = str(Path(root).resolve())
+        self.artifact_root = os.path.join(self.root, "artifacts")
         self.path = os.path.join(self.root, DB_FILENAME)
         self.read_only = read_only
         self._lock = threading.RLock()
@@ -160,6 +183,14 @@ class SqliteStore(Store):
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[tuple]:
         with self._lock:
             return self._retry(lambda: self._conn.execute(sql, args).fetchall())
+
+    def _registry(self, work: Callable[[Query], _T], *, write: bool) -> _T:
+        if not write:
+            return work(self._read)
+        done: list[_T] = []  # a busy retry runs the transaction again: the last result wins
+        self._write(lambda conn: done.append(
+            work(lambda sql, args=(): conn.execute(sql, args).fetchall())))
+        return done[-1]
 
     # -- experiments ---------------------------------------------------------------------
 
@@ -273,10 +304,7 @@ class SqliteStore(Store):
                                         or not isinstance(max_results, int) or max_results < 0):
             raise InvalidInputError(f"max_results: must be a non-negative integer or None "
                                     f"(got {max_results!r})")
-        from tracking import query  # only searches need the grammar: workers skip its import
-
-        where_sql, where_args = query.compile_filter(query.parse_filter(filter_string or ""))
-        order_sql, order_args = query.compile_order_by(query.parse_order_by(order_by))
+        where_sql, where_args, order_sql, order_args, _ = _compiled(filter_string, order_by)
         ids = [_as_int_id(e) for e in experiment_ids]
         if not ids:
             return []
@@ -296,6 +324,181 @@ class SqliteStore(Store):
                 out[(run_id, key)] = kind
         return out
 
+    # -- reads for tables ----------------------------------------------------------------
+
+    def experiment_stats(self, filter_string: str = "") -> dict[str, ExperimentStats]:
+        where_sql, where_args, *_ = _compiled(filter_string, None)
+        counts = {eid: rest for eid, *rest in self._read(
+            f"SELECT r.experiment_id, COUNT(*), SUM({_TOP_LEVEL}), SUM({where_sql}), "
+            "MAX(MAX(r.start_time), COALESCE(MAX(r.end_time), 0)) "
+            f"FROM runs r WHERE {_ACTIVE} GROUP BY r.experiment_id", where_args)}
+        statuses: dict[int, dict[str, int]] = {}
+        for eid, status, n in self._read(
+                f"SELECT r.experiment_id, r.status, COUNT(*) FROM runs r WHERE {_ACTIVE} "
+                "GROUP BY r.experiment_id, r.status"):
+            statuses.setdefault(eid, {})[status] = n
+        out = {}
+        for (eid,) in self._read("SELECT experiment_id FROM experiments ORDER BY experiment_id"):
+            total, top, matching, last = counts.get(eid, (0, 0, 0, None))
+            out[str(eid)] = ExperimentStats(str(eid), total, top or 0, matching or 0,
+                                            statuses.get(eid, {}), last)
+        return out
+
+    def search_run_groups(self, experiment_id: str, filter_string: str = "",
+                          order_by: Sequence[str] | None = None, *, offset: int = 0,
+                          max_results: int = 50, children: int = 20) -> RunGroups:
+        for name, value in (("offset", offset), ("max_results", max_results),
+                            ("children", children)):
+            _check_count(name, value)
+        where_sql, where_args, order_sql, order_args, empty = _compiled(filter_string, order_by)
+        eid = _as_int_id(experiment_id)
+        in_experiment = f"r.experiment_id = ? AND {_ACTIVE}"
+        groups = f"{in_experiment} AND {_TOP_LEVEL}"
+        args: list = [eid]
+        if not empty:
+            groups += (f" AND (({where_sql}) OR r.run_id IN (SELECT r.parent_run_id FROM runs r "
+                       f"WHERE {in_experiment} AND r.parent_run_id IS NOT NULL "
+                       f"AND ({where_sql})))")
+            args += [*where_args, eid, *where_args]
+        total = self._read(f"SELECT COUNT(*) FROM runs r WHERE {groups}", args)[0][0]
+        top = self._read(f"SELECT r.run_id, {where_sql} FROM runs r WHERE {groups} "
+                         f"{order_sql} LIMIT ? OFFSET ?",
+                         [*where_args, *args, *order_args, max_results, offset])
+        counts: dict[str, tuple[int, int]] = {}
+        first: dict[str, list[str]] = {}
+        for chunk in _chunks([rid for rid, _ in top]):
+            marks = ",".join("?" * len(chunk))
+            for parent, n, matching in self._read(
+                    f"SELECT r.parent_run_id, COUNT(*), SUM({where_sql}) FROM runs r "
+                    f"WHERE {in_experiment} AND r.parent_run_id IN ({marks}) "
+                    "GROUP BY r.parent_run_id", [*where_args, eid, *chunk]):
+                counts[parent] = (n, matching or 0)
+            parents = [p for p in chunk if counts.get(p, (0, 0))[1]]
+            if not children or not parents:
+                continue
+            marks = ",".join("?" * len(parents))
+            for parent, run_id in self._read(
+                    "SELECT parent_run_id, run_id FROM (SELECT r.parent_run_id, r.run_id, "
+                    f"ROW_NUMBER() OVER (PARTITION BY r.parent_run_id {order_sql}) AS n "
+                    f"FROM runs r WHERE {in_experiment} AND r.parent_run_id IN ({marks}) "
+                    f"AND ({where_sql})) WHERE n <= ? ORDER BY parent_run_id, n",
+                    [*order_args, eid, *parents, *where_args, children]):
+                first.setdefault(parent, []).append(run_id)
+        return RunGroups(total, tuple(
+            RunGroup(rid, bool(matched), *counts.get(rid, (0, 0)), tuple(first.get(rid, ())))
+            for rid, matched in top))
+
+    def search_run_ids(self, experiment_ids: Sequence[str], filter_string: str = "",
+                       order_by: Sequence[str] | None = None, *,
+                       parent_run_id: str | None = None, offset: int = 0,
+                       max_results: int | None = None) -> RunIds:
+        _check_count("offset", offset)
+        if max_results is not None:
+            _check_count("max_results", max_results)
+        where_sql, where_args, order_sql, order_args, _ = _compiled(filter_string, order_by)
+        ids = [_as_int_id(e) for e in experiment_ids]
+        if not ids:
+            return RunIds(0, ())
+        where = (f"r.experiment_id IN ({','.join('?' * len(ids))}) AND {_ACTIVE} "
+                 f"AND ({where_sql})")
+        args = [*ids, *where_args]
+        if parent_run_id is not None:
+            where += " AND r.parent_run_id = ?"
+            args.append(parent_run_id)
+        total = self._read(f"SELECT COUNT(*) FROM runs r WHERE {where}", args)[0][0]
+        rows = self._read(f"SELECT r.run_id FROM runs r WHERE {where} {order_sql} "
+                          "LIMIT ? OFFSET ?",
+                          [*args, *order_args, -1 if max_results is None else max_results,
+                           offset])
+        return RunIds(total, tuple(row[0] for row in rows))
+
+    def run_summaries(self, run_ids: Sequence[str], *, params: Sequence[str] | None = None,
+                      metrics: Sequence[str] | None = None,
+                      tags: Sequence[str] | None = None) -> list[Run]:
+        ids = list(dict.fromkeys(run_ids))
+        rows: dict[str, tuple] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for row in self._read(f"SELECT {_RUN_COLUMNS} FROM runs r "
+                                  f"WHERE r.run_id IN ({marks})", chunk):
+                rows[row[0]] = row
+        values: dict[str, dict[str, dict[str, Any]]] = {
+            kind: {rid: {} for rid in rows} for kind in ("params", "metrics", "tags")}
+        found = list(rows)
+        half = _CHUNK // 2
+        for kind, table, keys in (("params", "params", params),
+                                  ("metrics", "latest_metrics", metrics),
+                                  ("tags", "tags", tags)):
+            extra = ", is_nan" if kind == "metrics" else ""
+            key_chunks = [None] if keys is None else list(_chunks(list(dict.fromkeys(keys)), half))
+            for key_chunk in key_chunks:
+                for chunk in _chunks(found, half):
+                    sql = (f"SELECT run_id, key, value{extra} FROM {table} "
+                           f"WHERE run_id IN ({','.join('?' * len(chunk))})")
+                    args = list(chunk)
+                    if key_chunk is not None:
+                        sql += f" AND key IN ({','.join('?' * len(key_chunk))})"
+                        args += key_chunk
+                    for rid, key, value, *nan in self._read(sql, args):
+                        values[kind][rid][key] = _value(value, nan[0]) if nan else value
+        return [self._run_from_row(rows[rid], values["params"][rid], values["metrics"][rid],
+                                   values["tags"][rid]) for rid in found]
+
+    def search_run_keys(self, experiment_id: str, filter_string: str = "") -> RunKeys:
+        where_sql, where_args, *_ = _compiled(filter_string, None)
+        matching = (f"SELECT r.run_id FROM runs r WHERE r.experiment_id = ? AND {_ACTIVE} "
+                    f"AND ({where_sql})")
+        args = [_as_int_id(experiment_id), *where_args]
+        total = self._read(f"SELECT COUNT(*) FROM ({matching})", args)[0][0]
+        kinds = []
+        for table, varies in (
+                ("params", "MIN(value) != MAX(value)"),
+                ("latest_metrics",
+                 "MIN(value) != MAX(value) OR SUM(is_nan = 1) NOT IN (0, COUNT(*))"),
+                ("tags", "MIN(value) != MAX(value)")):
+            kinds.append(tuple(
+                KeyStats(key, present, bool(differs))
+                for key, differs, present in self._read(
+                    f"SELECT key, {varies}, COUNT(*) FROM {table} "
+                    f"WHERE run_id IN ({matching}) GROUP BY key ORDER BY key", args)))
+        return RunKeys(total, *kinds)
+
+    def metric_stats(self, run_ids: Sequence[str]) -> dict[tuple[str, str], MetricStats]:
+        out: dict[tuple[str, str], MetricStats] = {}
+        for chunk in _chunks(list(run_ids)):
+            marks = ",".join("?" * len(chunk))
+            for rid, key, *stats in self._read(
+                    "SELECT run_id, key, COUNT(*), MIN(step), MAX(step), MAX(timestamp) "
+                    f"FROM metrics WHERE run_id IN ({marks}) GROUP BY run_id, key", chunk):
+                out[(rid, key)] = MetricStats(*stats)
+        return out
+
+    def child_stats(self, run_id: str) -> ChildStats:
+        family = "SELECT run_id FROM runs WHERE parent_run_id = ? OR run_id = ?"
+        counts = dict(self._read(
+            "SELECT status, COUNT(*) FROM runs WHERE parent_run_id = ? "
+            "AND lifecycle_stage = 'active' GROUP BY status", [run_id]))
+        started, ended = self._read(
+            "SELECT MAX(start_time), MAX(end_time) FROM runs WHERE parent_run_id = ? "
+            "OR run_id = ?", [run_id, run_id])[0]
+        points, last_point = self._read(
+            f"SELECT COUNT(*), MAX(timestamp) FROM metrics WHERE run_id IN ({family})",
+            [run_id, run_id])[0]
+        tag_count = self._read(f"SELECT COUNT(*) FROM tags WHERE run_id IN ({family})",
+                               [run_id, run_id])[0][0]
+        return ChildStats(counts, started, ended, points, last_point, tag_count)
+
+    def _run_from_row(self, row: tuple, params: dict[str, str], metrics: dict[str, float],
+                      tags: dict[str, str]) -> Run:
+        rid, eid, name, parent, status, start, end, note, stage = row
+        info = RunInfo(
+            run_id=rid, run_name=name, experiment_id=str(eid), parent_run_id=parent,
+            status=RunStatus(status), start_time=start, end_time=end,
+            artifact_uri=os.path.join(self.artifact_root, str(eid), rid),
+            lifecycle_stage=stage,
+        )
+        return Run(info, RunData(params, metrics, tags, note))
+
     def _runs_from_rows(self, rows: list[tuple]) -> list[Run]:
         run_ids = [row[0] for row in rows]
         params: dict[str, dict[str, str]] = {rid: {} for rid in run_ids}
@@ -313,16 +516,8 @@ class SqliteStore(Store):
                     "SELECT run_id, key, value, is_nan FROM latest_metrics "
                     f"WHERE run_id IN ({marks})", chunk):
                 metrics[rid][key] = _value(value, nan)
-        runs = []
-        for rid, eid, name, parent, status, start, end, note, stage in rows:
-            info = RunInfo(
-                run_id=rid, run_name=name, experiment_id=str(eid), parent_run_id=parent,
-                status=RunStatus(status), start_time=start, end_time=end,
-                artifact_uri=os.path.join(self.root, "artifacts", str(eid), rid),
-                lifecycle_stage=stage,
-            )
-            runs.append(Run(info, RunData(params[rid], metrics[rid], tags[rid], note)))
-        return runs
+        return [self._run_from_row(row, params[row[0]], metrics[row[0]], tags[row[0]])
+                for row in rows]
 
 
 def _reset_open_lock_in_child() -> None:
@@ -332,11 +527,39 @@ def _reset_open_lock_in_child() -> None:
 os.register_at_fork(after_in_child=_reset_open_lock_in_child)
 
 
+class _Compiled(NamedTuple):
+    where: str
+    where_args: list
+    order: str
+    order_args: list
+    empty: bool
+    """True when there is no filter"""
+
+
+def _compiled(filter_string: str, order_by: Sequence[str] | None) -> _Compiled:
+    """A filter and order_by, compiled to SQL over `runs r` and bound args."""
+    from tracking import query  # only searches need the grammar: workers skip its import
+    from tracking.store.sql import compile_filter, compile_order_by
+
+    expr = query.parse_filter(filter_string or "")
+    return _Compiled(*compile_filter(expr), *compile_order_by(query.parse_order_by(order_by)),
+                     expr is None)
+
+
+def _check_count(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInputError(f"{name}: must be a non-negative integer (got {value!r})")
+
+
 def _as_int_id(experiment_id: str | int) -> int:
+    """An experiment id as a 64-bit integer; any other id names no experiment."""
     try:
-        return int(experiment_id)
+        eid = int(experiment_id)
     except (TypeError, ValueError):
-        raise NotFoundError(f"experiment id {experiment_id!r} not found") from None
+        eid = None
+    if eid is None or not -(2**63) <= eid < 2**63:
+        raise NotFoundError(f"experiment id {experiment_id!r} not found")
+    return eid
 
 
 def _value(stored: float | None, flag: int) -> float:
@@ -365,7 +588,7 @@ def _apply(conn: sqlite3.Connection, batch: Batch) -> None:
               i.start_time, i.end_time) for i in batch.new_runs],
         )
     touched = {p[0] for p in batch.params} | {t[0] for t in batch.tags} | set(batch.notes)
-    touched |= {m[0] for m in batch.metrics} | set(batch.ends)
+    touched |= {m[0] for m in batch.metrics} | set(batch.starts) | set(batch.ends)
     _check_runs_exist(conn, touched - {i.run_id for i in batch.new_runs})
     if batch.params:
         _write_params(conn, batch.params)
@@ -377,6 +600,9 @@ def _apply(conn: sqlite3.Connection, batch: Batch) -> None:
         _write_metrics(conn, batch.metrics)
     for run_id, note in batch.notes.items():
         conn.execute("UPDATE runs SET note = ? WHERE run_id = ?", (note, run_id))
+    conn.executemany("UPDATE runs SET status = ?, start_time = ? WHERE run_id = ?",
+                     [(RunStatus.RUNNING.value, start, run_id)
+                      for run_id, start in batch.starts.items()])
     for run_id, (status, end_time) in batch.ends.items():
         conn.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
                      (status.value, end_time, run_id))

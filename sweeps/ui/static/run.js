@@ -20,7 +20,7 @@
     const info = run.info;
     UI.crumbs([{ text: "Experiments", href: "/" },
       { text: info.experiment_name, href: UI.experimentUrl(info.experiment_id) },
-      ...(run.parent ? [{ text: run.parent.run_name, href: runUrl(run.parent.run_id) }] : []),
+      ...(run.parent ? [{ text: run.parent.run_name, href: parentUrl(run) }] : []),
       { text: info.run_name }]);
     main.append(
       el("h1", { id: "run-name", text: info.run_name }),
@@ -28,8 +28,14 @@
         " started ", fmtTime(info.start_time), " · ", fmtDuration(info.start_time, info.end_time),
         " · id ", el("code", { text: info.run_id }),
         run.is_sweep ? [" · ", el("a", { href: sweepUrl(info.run_id), id: "sweep-link", text: "sweep page (live report)" })] : "",
-        run.parent ? [" · child of ", el("a", { href: runUrl(run.parent.run_id), text: run.parent.run_name })] : ""),
+        run.parent ? [" · ", run.is_trial ? "trial of " : "child of ", el("a", { href: parentUrl(run), text: run.parent.run_name })] : ""),
     );
+    if (run.failure) main.append(failureSection(run.failure));
+    if (run.model_versions.length) {
+      main.append(section("Registered models", el("ul", { id: "model-versions" },
+        run.model_versions.map((v) => el("li", {}, el("a", { href: `/models/${encodeURIComponent(v.name)}`,
+          text: `${v.name} version ${v.version}` }), v.aliases.length ? ` (${v.aliases.map((a) => "@" + a).join(", ")})` : "")))));
+    }
     const grid = el("div", { class: "columns" });
     grid.append(section("Parameters", UI.kvTable(run.params, "No parameters.")),
       section("Metrics (latest)", metricsTable(run)));
@@ -47,6 +53,25 @@
     if (Object.keys(run.tag_groups.sweep).length) {
       main.append(section(run.is_sweep ? "Sweep settings" : "Trial", UI.kvTable(run.tag_groups.sweep)));
     }
+  }
+
+  // A trial's parent is its sweep: its name opens the sweep's page, not the sweep's run page.
+  function parentUrl(run) {
+    return run.is_trial ? sweepUrl(run.parent.run_id) : runUrl(run.parent.run_id);
+  }
+
+  // A failed trial's error, and its traceback when one was saved, first on the page.
+  function failureSection(failure) {
+    const card = section("Error", el("pre", { class: "error", id: "error-message", text: failure.error }));
+    card.classList.add("failure");
+    if (failure.traceback) {
+      const pre = el("pre", { class: "traceback", id: "traceback", text: "Loading…" });
+      card.append(el("h3", { text: "Traceback" }), pre);
+      api(`${base}/artifacts/preview?path=${encodeURIComponent(failure.traceback)}`)
+        .then((p) => { pre.textContent = p.text || ""; })
+        .catch((error) => UI.showError(pre, error));
+    }
+    return card;
   }
 
   function metricsTable(run) {

@@ -245,9 +245,12 @@
     if (row.trial_number !== null && row.trial_number !== undefined && kind === "child") {
       name.append(el("span", { class: "muted", text: `#${row.trial_number} ` }));
     }
-    name.append(el("a", { href: runUrl(row.run_id), text: row.run_name }));
+    // A sweep's name opens the sweep's page (summary, best trial, report); its run page is a tag.
+    name.append(el("a", { href: row.is_sweep ? sweepUrl(row.run_id) : runUrl(row.run_id),
+      class: row.is_sweep ? "sweep-name" : null, text: row.run_name }));
     if (row.is_sweep) {
-      name.append(" ", el("a", { class: "tag", href: sweepUrl(row.run_id), text: "sweep" }));
+      name.append(" ", el("span", { class: "tag", text: "sweep" }), " ",
+        el("a", { class: "muted small", href: runUrl(row.run_id), text: "run" }));
     }
     if (kind === "group") {
       const text = row.child_matching === row.child_count || !state.filter

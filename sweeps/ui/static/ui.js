@@ -3,7 +3,7 @@
 "use strict";
 
 const UI = (() => {
-  const STATUSES = ["RUNNING", "FINISHED", "FAILED", "KILLED", "PRUNED"];
+  const STATUSES = ["QUEUED", "RUNNING", "FINISHED", "FAILED", "KILLED", "PRUNED"];
 
   // Bidi overrides and zero-width characters would disguise text: show them as ⟨U+XXXX⟩.
   const HIDDEN = /[\u200B-\u200F\u202A-\u202E\u2028\u2029\u2066-\u2069\uFEFF]/g;

@@ -94,6 +94,16 @@ def tiny_sweep(project: Project) -> str:
 
 
 @pytest.fixture(scope="session")
+def keys_sweep(project: Project) -> str:
+    return project.run("keys", {
+        "experiment": "keys", "objective": "report_objectives:keys",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "space": {"n": {"type": "int", "low": 0, "high": 5}},
+        "sampler": {"type": "grid", "seed": 0}, "budget": {"trials": 6},
+        "execution": {"workers": 1}, "report": False})
+
+
+@pytest.fixture(scope="session")
 def mo_sweep(project: Project) -> str:
     return project.run("mo", {
         "experiment": "two-objectives", "objective": "report_objectives:two",

@@ -52,6 +52,16 @@ def quad(params: dict, trial: sweeps.Trial) -> dict:
     return {"loss": loss, "acc": 1.0 / (1.0 + loss)}
 
 
+def keys(params: dict) -> dict:
+    """Fails alike for n < 3 (`KeyError: 4`, `KeyError: 5`, ...), once otherwise for n == 3."""
+    n = params["n"]
+    if n < 3:
+        raise KeyError(n + 4)
+    if n == 3:
+        raise ValueError(f"bad value at 0x{id(params):x}")
+    return {"loss": float(n)}
+
+
 def two(params: dict) -> dict:
     x = params["x"]
     return {"a": x ** 2, "b": math.sqrt(abs(x)) + (0.1 if params["kind"] == "p" else 0.0)}

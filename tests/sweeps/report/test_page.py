@@ -8,6 +8,7 @@ import re
 
 from sweeps.report import write_report
 from sweeps.report.assets import APP
+from sweeps.report.data import failed_attempts, load_sweep
 from sweeps.report.markdown import render_markdown
 from sweeps.report.page import artifact_href, csp_hash, esc, script_json
 
@@ -87,3 +88,20 @@ def test_few_trials_get_a_notice_not_a_chart(project, tiny_sweep, tmp_path):
     text = write_report(project.client, [tiny_sweep], tmp_path / "tiny.html").read_text()
     assert "Too few trials for parameter importance" in text
     assert 'id="s0-importance-ped-json"' not in text
+
+
+def test_failures_are_grouped_by_error_pattern_with_params(project, keys_sweep, tmp_path):
+    data = load_sweep(project.client, keys_sweep)
+    failed = sorted((dict(a.params)["n"], a.error) for a in failed_attempts(data))
+    assert failed[:3] == [(0, "KeyError: 4"), (1, "KeyError: 5"), (2, "KeyError: 6")]
+    assert failed[3][0] == 3 and failed[3][1].startswith("ValueError: bad value at 0x")
+    text = write_report(project.client, [keys_sweep], tmp_path / "r.html").read_text()
+    section = text[text.index(">11. Failures"):text.index(">12. Artifacts")]
+    assert "4 attempts failed or were stopped, 2 kinds of error." in section
+    assert section.index("KeyError × 3") < section.index("ValueError × 1")
+    keys_group = section[section.index("KeyError × 3"):section.index("ValueError × 1")]
+    for n in (0, 1, 2):
+        assert f"<td>n={n}</td>" in keys_group
+    assert "<td>n=3</td>" not in keys_group
+    assert "pattern: <code>KeyError: #</code>" in keys_group
+    assert "Traceback of trial" in keys_group

@@ -1,0 +1,143 @@
+"""The optuna side of a sweep: the study, asking for trials, reporting intermediate
+values, pruning, telling results, and adding a resumed sweep's stored trials.
+
+`TRIAL_STATE` is the one mapping from a stored run's status to optuna's trial state.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from sweeps.config import Goal, SweepConfig
+from sweeps.errors import SweepError
+from sweeps.records import TrialRecord
+from sweeps.search import build_pruner, build_sampler
+from tracking import Metric, RunStatus
+
+TRIAL_STATE = {RunStatus.FINISHED: TrialState.COMPLETE, RunStatus.PRUNED: TrialState.PRUNED,
+               RunStatus.FAILED: TrialState.FAIL, RunStatus.KILLED: TrialState.FAIL,
+               RunStatus.RUNNING: TrialState.RUNNING}
+"""A stored attempt's status as an optuna state (QUEUED has none: it never ran)."""
+
+
+@dataclass
+class ActiveTrial:
+    """A trial in flight: its optuna trial, params and current attempt."""
+
+    number: int
+    optuna_trial: optuna.trial.Trial
+    params: dict[str, Any]
+    attempt: int = 1
+    failures: int = 0  # failed attempts (lost ones, cut off by the infrastructure, not counted)
+    lost: int = 0
+    key: str = ""  # the current attempt's run id
+    submitted: float = 0.0
+    started: float | None = None
+    steps: set[int] = field(default_factory=set)
+    last_step: int = 0
+    logged: dict[str, float] = field(default_factory=dict)
+
+
+class Optimizer:
+    """The sweep's optuna study (see the module docstring)."""
+
+    def __init__(self, config: SweepConfig) -> None:
+        self.config = config
+        self.names = tuple(m.name for m in config.metrics)
+        self._maximize = config.metrics[0].goal is Goal.MAXIMIZE
+        self._by_optuna_number: dict[int, int] = {}
+        self.best_values: list[float] | None = None  # single objective: the best so far
+        optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study is ours; we report
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.study = optuna.create_study(
+                directions=["maximize" if m.goal is Goal.MAXIMIZE else "minimize"
+                            for m in config.metrics],
+                sampler=build_sampler(config.sampler, config.space),
+                pruner=build_pruner(config.pruner))
+
+    def ask(self, number: int, params: Mapping[str, Any] | None = None) -> ActiveTrial:
+        """A new trial numbered `number`; `params` fixes its params (a re-queued trial)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            if params is not None:
+                self.study.enqueue_trial(dict(params), skip_if_exists=False)
+            optuna_trial = self.study.ask()
+            suggested = self.config.space.suggest(optuna_trial)
+        self._by_optuna_number[optuna_trial.number] = number
+        return ActiveTrial(number, optuna_trial, suggested)
+
+    def report(self, trial: ActiveTrial, metrics: Sequence[Metric]) -> bool:
+        """Note the logged metrics; True when a new objective value was reported to optuna
+        (a prune question is then worth asking)."""
+        reported = False
+        for metric in metrics:
+            trial.logged[metric.key] = metric.value
+            trial.last_step = max(trial.last_step, metric.step)
+            if (metric.key == self.names[0] and len(self.names) == 1
+                    and metric.step not in trial.steps and math.isfinite(metric.value)):
+                trial.steps.add(metric.step)
+                trial.optuna_trial.report(metric.value, metric.step)
+                reported = True
+        return reported
+
+    def should_prune(self, trial: ActiveTrial) -> bool:
+        if len(self.names) != 1 or self.config.pruner.type == "none":
+            return False
+        return bool(trial.optuna_trial.should_prune())  # optuna may answer numpy.bool_
+
+    def tell(self, trial: ActiveTrial, state: TrialState,
+             values: list[float] | None = None) -> None:
+        if values is not None and len(values) == 1 and (
+                self.best_values is None or (values[0] > self.best_values[0]) == self._maximize):
+            self.best_values = values
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            try:
+                self.study.tell(trial.optuna_trial, values, state=state)
+            except RuntimeError as e:
+                # GridSampler calls study.stop() once the grid is done, which only works
+                # inside optimize(); optuna has stored the result by then, and our budget
+                # already stops at the grid's size.
+                if "Study.stop" not in str(e):
+                    raise
+
+    def add_stored(self, record: TrialRecord, history: Sequence[Metric]) -> TrialState:
+        """Add a stored attempt (FINISHED, PRUNED or FAILED) to the study as a finished
+        trial; returns its state (a FINISHED one without finite values counts as FAIL)."""
+        state = TRIAL_STATE[record.status]
+        distributions = self.config.space.distributions()
+        params = {k: v for k, v in record.params.items() if k in distributions}
+        intermediate = {m.step: m.value for m in history
+                        if m.key == self.names[0] and math.isfinite(m.value)}
+        values = None
+        if state is TrialState.COMPLETE:
+            values = [record.run.data.metrics.get(n, math.nan) for n in self.names]
+            if not all(math.isfinite(v) for v in values):
+                state, values = TrialState.FAIL, None
+        try:
+            frozen = optuna.trial.create_trial(
+                params=params, distributions={k: distributions[k] for k in params},
+                values=values, intermediate_values=intermediate, state=state)
+            self.study.add_trial(frozen)
+        except ValueError as e:
+            raise SweepError(f"cannot resume: trial {record.number}'s params no longer fit the "
+                             f"config's space ({e})") from None
+        self._by_optuna_number[len(self.study.get_trials(deepcopy=False)) - 1] = record.number
+        return state
+
+    def best(self) -> tuple[int | None, list[float] | None, dict[str, Any] | None]:
+        """(sweeps trial number, values, params) of the best trial, if any completed."""
+        completed = [t for t in self.study.get_trials(deepcopy=False)
+                     if t.state is TrialState.COMPLETE]
+        if not completed:
+            return None, None, None
+        best = self.study.best_trial if len(self.names) == 1 else self.study.best_trials[0]
+        return self._by_optuna_number.get(best.number), list(best.values), dict(best.params)

@@ -1,0 +1,110 @@
+"""Promote a sweep's champion: register the best trial's logged model and set an alias.
+
+`promote(client, sweep_run_id)` picks the best finished trial (or `trial=N`; a
+multi-objective sweep needs `trial`, and the error lists the Pareto set), registers the
+model the trial logged at `model_path` (`tracking.sklearn.log_model(..., name="model")`) as
+a new version, and points `alias` at it, with a reason in the alias history.
+
+The version's tags carry the lineage (`tracking.registry.LINEAGE_PREFIX`):
+`lineage.sweep_run_id`, `lineage.trial`, `lineage.experiment`, `lineage.config_hash`
+(sha256 of the sweep's stored config), `lineage.code_version` (the sweep's git commit,
+`-dirty` when it had uncommitted changes) and `lineage.objective` (`accuracy=0.967`).
+
+    >>> promote(Client("runs"), sweep_run_id, name="iris-rf").version
+    3
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import tracking
+from sweeps import records
+from sweeps.errors import SweepError
+from tracking import Client
+
+LINEAGE = "lineage."
+GIT_COMMIT, GIT_DIRTY = "sys.git.commit", "sys.git.dirty"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """What `promote` registered: the version, its alias, and the trial it came from."""
+
+    name: str
+    version: int
+    alias: str
+    trial: int
+    run_id: str
+    sweep_run_id: str
+    model_uri: str
+
+
+def _values_text(values: dict[str, float]) -> str:
+    """`accuracy=0.967, fit_seconds=0.41`"""
+    return ", ".join(f"{name}={value:.6g}" for name, value in values.items())
+
+
+def lineage_tags(client: Client, sweep: tracking.Run, trial: int,
+                 values: dict[str, float]) -> dict[str, str]:
+    """The `lineage.*` tags of a version made from `trial` of `sweep`."""
+    config = records.read_config(client, sweep)
+    digest = "" if config is None else hashlib.sha256(
+        json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    tags = sweep.data.tags
+    commit = tags.get(GIT_COMMIT, "")
+    if commit and tags.get(GIT_DIRTY) == "True":
+        commit += "-dirty"
+    return {f"{LINEAGE}sweep_run_id": sweep.info.run_id, f"{LINEAGE}trial": str(trial),
+            f"{LINEAGE}experiment": client.get_experiment(sweep.info.experiment_id).name,
+            f"{LINEAGE}config_hash": digest, f"{LINEAGE}code_version": commit,
+            f"{LINEAGE}objective": _values_text(values)}
+
+
+def promote(client: Client, sweep_run_id: str, *, name: str | None = None,
+            alias: str = "champion", model_path: str = "model", trial: int | None = None,
+            reason: str | None = None) -> Promotion:
+    """Register the best (or `trial`'s) model of a sweep and point `alias` at it.
+
+    `name` defaults to the sweep's experiment name. A trial that logged no model at
+    `model_path`, an unknown or unfinished trial, and a multi-objective sweep without
+    `trial` are one-line SweepErrors.
+    """
+    from sweeps.report.data import best_numbers, load_sweep
+    data = load_sweep(client, sweep_run_id)
+    done = data.final[data.final["status"] == "FINISHED"].set_index("number")
+    goals = [m for m, _ in data.goals]
+
+    def values(number: int) -> dict[str, float]:
+        return {m: float(done.loc[number, f"metrics.{m}"]) for m in goals}
+
+    best = best_numbers(data)
+    if trial is None:
+        if data.multi_objective:
+            listed = "; ".join(f"{n} ({_values_text(values(n))})" for n in best) \
+                or "none finished"
+            raise SweepError(f"sweep {sweep_run_id} has {len(goals)} objectives: choose a "
+                             f"trial with --trial; the Pareto set: {listed}")
+        if not best:
+            raise SweepError(f"sweep {sweep_run_id} has no finished trial to promote")
+        trial = best[0]
+    elif trial not in done.index:
+        raise SweepError(f"sweep {sweep_run_id} has no finished trial {trial}")
+    run_id = str(done.loc[trial, "run_id"])
+    if not any(f.path.endswith("/MLmodel") or f.path == "MLmodel"
+               for f in client.list_artifacts(run_id, model_path)):
+        raise SweepError(f"trial {trial} (run {run_id}) logged no model at {model_path!r} "
+                         "(log one with tracking.sklearn.log_model(model, name=...), or pass "
+                         "--model-path)")
+    sweep = client.get_run(sweep_run_id)
+    name = name or data.experiment
+    uri = f"runs:/{run_id}/{model_path}"
+    version = tracking.register_model(uri, name, lineage_tags(client, sweep, trial,
+                                                              values(trial)),
+                                      tracking_uri=client.tracking_uri)
+    why = reason or (f"sweeps promote: {'best ' if trial in best else ''}trial {trial} of "
+                     f"sweep {sweep_run_id}")
+    client.set_registered_model_alias(name, alias, version.version, reason=why)
+    return Promotion(name, version.version, alias, trial, run_id, sweep_run_id, uri)
