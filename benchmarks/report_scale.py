@@ -183,6 +183,8 @@ def main(sizes: list[int]) -> int:
                      Path(tmp, "warmup.html"))
         print(f"first report in the process (imports + 60 trials): "
               f"{time.perf_counter() - t:.2f} s")
+        if browser:  # the browser's first page pays for starting its renderer: not timed
+            browser_times(browser, Path(tmp, "warmup.html"))
         print(f"{'trials':>7} {'generate_s':>10} {'report_s':>9} {'target_s':>8} {'MB':>6}  ok"
               f"  {'first_fig_s':>11} {'target_s':>8} {'all_figs_s':>10}")
         for n in sizes:

@@ -4,9 +4,11 @@ Prints (1) trials/s for 300 trials of a trivial objective reporting 10 steps eac
 workers, random sampler, full tracking to SQLite; (2) the same workload with optuna alone,
 in memory, n_jobs=2, nothing recorded; (3) wall time of 16 trials x sleep(0.5) on 2 workers
 against the ideal 4.0 s; (4) the time from `sweeps.run` to the first trial's start, next to
-what starting the worker template alone takes; (5) the coordinator's CPU time per trial
-at 300 and 3,000 trials, next to optuna's own ask/report/tell for the same trials. Every
-ratio is of figures measured in this run; the load average is printed with them.
+what starting the worker template alone takes, and from the last trial's end to the
+return; (5) the coordinator's CPU time per trial at 300 and 3,000 trials, next to optuna's
+own ask/report/tell for the same trials; (1) is also run written define-by-run
+(`sweeps.create_study`), whose suggest round trips must cost at most 20 %. Every ratio is
+of figures measured in this run; the load average is printed with them.
 
     python benchmarks/sweep_overhead.py
 """
@@ -52,7 +54,8 @@ def sweep_rate(root: str, trials: int = TRIALS) -> dict[str, float]:
     assert len(frame) == trials and (frame["status"] == "FINISHED").all()
     first = frame["start_time"].min().timestamp()
     return {"rate": trials / (end - start), "steady": trials / (end - first),
-            "first": first - start, "cpu": cpu / trials}
+            "first": first - start, "cpu": cpu / trials,
+            "tail": end - frame["end_time"].max().timestamp()}
 
 
 def first_start(root: str, repeats: int = 3) -> float:
@@ -108,6 +111,25 @@ def optuna_rate() -> float:
     return TRIALS / (time.perf_counter() - start)
 
 
+def define_by_run(trial: optuna.Trial) -> float:
+    """The trivial workload written define-by-run: its param is a suggest round trip."""
+    value = trial.suggest_float("x", -1.0, 1.0) ** 2
+    for step in range(10):
+        trial.report(value + 1.0 / (step + 1), step)
+    return value
+
+
+def define_by_run_rate(root: str) -> float:
+    """trials/s of (1)'s workload through `sweeps.create_study(...).optimize`."""
+    study = sweeps.create_study(sampler=optuna.samplers.RandomSampler(seed=0),
+                                study_name="bench-define-by-run", tracking_uri=root)
+    start = time.perf_counter()
+    study.optimize(define_by_run, n_trials=TRIALS, n_jobs=2)
+    took = time.perf_counter() - start
+    assert len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))) == TRIALS
+    return TRIALS / took
+
+
 def sleep_wall(root: str) -> float:
     start = time.perf_counter()
     sweeps.run(config("sleepy", 16), tracking_uri=root)
@@ -121,9 +143,13 @@ def load() -> str:
 def main() -> None:
     os.chdir(HERE)
     print(f"{os.cpu_count()} cores, {load()} (at the start)")
+    if sys.dont_write_bytecode:
+        print("PYTHONDONTWRITEBYTECODE is set: every worker process compiles what it imports "
+              "(unset it, or set PYTHONPYCACHEPREFIX, for a user's figures)")
     with tempfile.TemporaryDirectory() as folder:
         few = sweep_rate(os.path.join(folder, "a"))
         alone = optuna_rate()
+        by_run = define_by_run_rate(os.path.join(folder, "e"))
         wall = sleep_wall(os.path.join(folder, "b"))
         template = template_start() if sys.platform == "linux" else float("nan")
         warm_first = first_start(os.path.join(folder, "d"))
@@ -138,6 +164,8 @@ def main() -> None:
         ("(1) sweepbook, 300 trials x 10 steps, 2 workers, tracked", f"{total:,.0f} trials/s",
          ">= 300 trials/s", total >= 300),
         ("    the same, after worker start-up", f"{steady:,.0f} trials/s", "", None),
+        ("    the same define-by-run (sweeps.create_study)", f"{by_run:,.0f} trials/s",
+         ">= 80 % of (1)", by_run >= 0.8 * total),
         ("(2) optuna alone, in memory, n_jobs=2", f"{alone:,.0f} trials/s", "", None),
         ("    (1) / (2)", f"{ratio:.0%}", ">= 50 %", ratio >= 0.50),
         ("    (1) after start-up / (2)", f"{steady / alone:.0%}", "", None),
@@ -152,6 +180,8 @@ def main() -> None:
          None),
         ("    a later sweep's, beyond the template's start", f"{gap * 1e3:.0f} ms", "<= 50 ms",
          gap <= 0.05),
+        ("    the last trial's end to sweeps.run's return", f"{few['tail'] * 1e3:.0f} ms", "",
+         None),
         ("(5) coordinator CPU per trial, 300 trials", f"{few['cpu'] * 1e3:.2f} ms", "", None),
         ("    the same, 3,000 trials", f"{many['cpu'] * 1e3:.2f} ms", "", None),
         ("    3,000 / 300 (1.0: linear)", f"{many['cpu'] / few['cpu']:.2f}", "", None),

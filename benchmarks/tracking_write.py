@@ -98,6 +98,8 @@ def search(uri: str, name: str) -> float:
     return elapsed
 
 
+POSTGRES_LOG_BATCH_TARGET = 100_000  # the target for a server store
+
 CASES: list[tuple[str, Callable[[str, str], float], str, float, bool]] = [
     # name, function, unit, target, higher is better
     ("log_metric x 2,000 (fluent, with end_run)", individual_log_metric, "points/s", 50_000, True),
@@ -133,6 +135,8 @@ def main() -> int:
                     pstats.Stats(profile).sort_stats("cumulative").print_stats(15)
                 results.append(function(uri, run_name))
             best = max(results) if higher else min(results)
+            if function is batched_log_batch and uri.startswith("postgres"):
+                target = POSTGRES_LOG_BATCH_TARGET
             ok = best >= target if higher else best <= target
             failed |= not ok
             rows.append((name, best, unit, target, higher, ok))

@@ -7,7 +7,9 @@ It logs through the fluent `tracking` API, so the same code works alone
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 from sklearn.datasets import load_iris
 from sklearn.ensemble import RandomForestClassifier
@@ -16,7 +18,7 @@ from sklearn.model_selection import cross_val_score
 import tracking
 
 
-def train(params: dict) -> dict:
+def train(params: dict, trial: Any = None) -> dict:
     data = load_iris()
     model = RandomForestClassifier(
         n_estimators=params["n_estimators"], max_depth=params["max_depth"],
@@ -30,6 +32,8 @@ def train(params: dict) -> dict:
     fit_seconds = time.perf_counter() - started
     # MLflow's model format (skops): loadable as runs:/<run_id>/model, and by `sweeps promote`
     tracking.sklearn.log_model(model, name="model", input_example=data.data[:3])
+    if trial is not None:  # under a sweep: the set `sweeps promote` explains the model on
+        trial.set_eval_data(pd.DataFrame(data.data, columns=data.feature_names), data.target)
     figure = go.Figure(go.Bar(x=data.feature_names, y=model.feature_importances_))
     figure.update_layout(title="Feature importance")
     tracking.log_figure(figure, "plots/feature_importance.json")

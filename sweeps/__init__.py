@@ -17,10 +17,11 @@ from sweeps.errors import ConfigError, SweepError, SweepsError, TrialPruned
 from sweeps.trial import Trial
 
 _LAZY = {"run": "sweeps.api", "SweepResult": "sweeps.api", "SweepConfig": "sweeps.config",
-         "load_config": "sweeps.config", "parse_config": "sweeps.config"}
+         "load_config": "sweeps.config", "parse_config": "sweeps.config",
+         "create_study": "sweeps.optuna_compat.study"}
 
 __all__ = ["ConfigError", "SweepConfig", "SweepError", "SweepResult", "SweepsError", "Trial",
-           "TrialPruned", "load_config", "parse_config", "run"]
+           "TrialPruned", "create_study", "load_config", "parse_config", "run"]
 
 
 def __getattr__(name: str) -> Any:

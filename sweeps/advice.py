@@ -5,10 +5,13 @@
     verdict = importance_verdict(scores, completed=42)  # may the two top params be named?
 
 The best trials are the top tenth of the completed trials (at least 3) by the first
-objective; the top quartile (at least 3) gives the suggested ranges. A numeric param is at an
-edge when the best trials' median lies in the outer 10 % of its range, measured on a log
-scale where the param is log; a categorical of numbers (an ordered list such as `[50, 100,
-200]`) when the best trials' most common choice is the last listed.
+objective; the top quartile (at least 3) gives the suggested ranges. A numeric param is at
+an edge when the best trials' median lies in the outer 10 % of its range, measured on a log
+scale where the param is log, and at least a tenth of the range nearer that edge than the
+other trials' median (so the edge is what helps, not where a sampler happened to look; at
+least 3 completed trials are needed); a categorical of
+numbers (an ordered list such as `[50, 100, 200]`) when the best trials' most common choice
+is the last listed.
 """
 
 from __future__ import annotations
@@ -116,15 +119,24 @@ def _round(value: float, integer: bool, outward: int) -> float | int:
     return float(f"{mover(value / unit) * unit:.3g}")
 
 
-def _numeric_advice(dist: FloatDistribution | IntDistribution, best: list[float],
-                    top: list[float], spec: Mapping[str, Any]) -> tuple[str, float, dict[str, Any]]:
-    """(edge or "", the best trials' median, the suggested spec) of one numeric param."""
+def _numeric_advice(dist: FloatDistribution | IntDistribution, values: list[float],
+                    best: list[float], top: list[float],
+                    spec: Mapping[str, Any]) -> tuple[str, float, dict[str, Any]]:
+    """(edge or "", the best trials' median, the suggested spec) of one numeric param;
+    `values` are all its completed trials' values, best first."""
     log, integer = dist.log, isinstance(dist, IntDistribution)
     low, high = _scale(dist.low, log), _scale(dist.high, log)
     width = high - low
     median = float(pd.Series(best, dtype=float).median())
     where = (_scale(median, log) - low) / width if width > 0 else 0.5
-    edge = "low" if where <= EDGE_SHARE else "high" if where >= 1 - EDGE_SHARE else ""
+    rest = values[len(best):]  # the other completed trials: the edge must be what helps
+    there = (_scale(float(pd.Series(rest, dtype=float).median()), log) - low) / width \
+        if rest and width > 0 else 0.5
+    edge = ""
+    if len(best) >= MIN_BEST and where <= EDGE_SHARE and there - where >= EDGE_SHARE:
+        edge = "low"
+    if len(best) >= MIN_BEST and where >= 1 - EDGE_SHARE and where - there >= EDGE_SHARE:
+        edge = "high"
     new_low = min(_scale(v, log) for v in top)
     new_high = max(_scale(v, log) for v in top)
     if edge == "low":
@@ -162,7 +174,7 @@ def _categorical_advice(dist: CategoricalDistribution, best: list[Any], top: lis
     favourite = common[0][0] if common else None
     numeric = len(choices) >= 2 and all(
         isinstance(c, (int, float)) and not isinstance(c, bool) for c in choices)
-    edge = "last" if numeric and favourite == choices[-1] and \
+    edge = "last" if numeric and len(best) >= MIN_BEST and favourite == choices[-1] and \
         choices == sorted(choices) and choices[-1] != choices[-2] else ""
     kept = [c for c in choices if c in top or c in keep] or choices
     if edge:
@@ -204,7 +216,7 @@ def _advice(data: SweepData) -> list[tuple[str, str, Any, dict[str, Any]]]:
         if isinstance(dist, CategoricalDistribution):
             out.append((name, *_categorical_advice(dist, best, top, spec, keep.get(name, set()))))
         elif isinstance(dist, (FloatDistribution, IntDistribution)):
-            out.append((name, *_numeric_advice(dist, best, top, spec)))
+            out.append((name, *_numeric_advice(dist, values, best, top, spec)))
     return out
 
 

@@ -168,18 +168,19 @@ class Budget:
         """How a sweep that ran to its end ends: FAILED when it stopped for failures or no
         trial completed (the stop reason then says why), else FINISHED."""
         status = RunStatus.FAILED if self._failure_stop else RunStatus.FINISHED
-        if self.counts[TrialState.FAIL] and not self.counts[TrialState.COMPLETE]:
+        if not self.counts[TrialState.COMPLETE]:
             status = RunStatus.FAILED
-            self.stop_reason = "; ".join(r for r in (self._all_failed(), self.stop_reason) if r)
+            self.stop_reason = "; ".join(r for r in (self._none_completed(), self.stop_reason)
+                                         if r)
         return status
 
-    def _all_failed(self) -> str:
+    def _none_completed(self) -> str:
         """The line saying why a sweep where no trial completed failed."""
+        failed, pruned = self.counts[TrialState.FAIL], self.counts[TrialState.PRUNED]
         if not self._errors:
-            return ""
+            return f"no trial completed ({failed} failed, {pruned} pruned)"
         top = max(self._errors.values(), key=lambda e: e.count)
         others = sum(e.count for e in self._errors.values()) - top.count
-        failed, pruned = self.counts[TrialState.FAIL], self.counts[TrialState.PRUNED]
         head = (f"no trial completed ({failed} failed, {pruned} pruned)" if pruned
                 else f"all {failed} trial{'s' if failed != 1 else ''} failed")
         if not others:

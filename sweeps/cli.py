@@ -1,5 +1,5 @@
-"""The `sweeps` command: run | resume | validate | ls | show | report | suggest | export |
-import | ui | promote | models (ls | show | alias | history).
+"""The `sweeps` command: run | resume | pause | stop | cancel | validate | ls | show | report |
+suggest | export | import | ui | promote | models (ls | show | alias | history).
 
 Every error is one line on stderr and exit code 2; an interrupted sweep exits 130.
 """
@@ -84,12 +84,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_root(run)
 
-    resume = commands.add_parser("resume", help="continue an interrupted sweep")
+    resume = commands.add_parser("resume", help="continue an interrupted sweep, or un-pause "
+                                                "a paused one")
     resume.add_argument("sweep", help="sweep run id, id prefix or name (or experiment name: "
                                       "its latest unfinished sweep)")
     resume.add_argument("--no-report", action="store_true")
     resume.add_argument("--quiet", action="store_true")
     _add_root(resume)
+
+    for verb, text in (("pause", "no new trials until `sweeps resume` (running ones finish)"),
+                       ("stop", "no new trials; running ones finish, then the sweep ends"),
+                       ("cancel", "kill the running trials and end the sweep KILLED")):
+        control = commands.add_parser(verb, help=f"a running sweep: {text}")
+        control.add_argument("sweep", help="sweep run id, id prefix or name (or experiment "
+                                           "name: its latest sweep)")
+        _add_root(control)
 
     validate = commands.add_parser("validate", help="check a config and show it resolved")
     validate.add_argument("config")
@@ -234,13 +243,15 @@ def _error(message: str) -> None:
 def _client(root: str | None, config: Any = None) -> Any:
     """A client of an existing store (commands that only read never create one)."""
     from sweeps.api import tracking_root
-    from tracking import Client
-    from tracking.client import resolve_tracking_uri
-    from tracking.store.sqlite import DB_FILENAME
-    folder = resolve_tracking_uri(tracking_root(root, config))
-    if "://" not in folder and not os.path.isfile(os.path.join(folder, DB_FILENAME)):
-        raise SweepsError(f"no tracking store at {folder} (run a sweep first, or pass --root)")
-    return Client(folder)  # a database URI (PostgreSQL) is checked by opening it
+    from tracking import Client, StoreError
+    from tracking.store import open_store
+    uri = tracking_root(root, config)
+    try:
+        open_store(uri, read_only=True)  # a read-only open never creates a store
+    except StoreError as e:
+        raise SweepsError(f"no tracking store at this root: {e} (run a sweep first, or "
+                          "pass --root)") from None  # e names the store, without a password
+    return Client(uri)
 
 
 def find_run(client: Any, text: str, *, sweep: bool = False, unfinished: bool = False) -> Any:
@@ -272,7 +283,7 @@ def find_run(client: Any, text: str, *, sweep: bool = False, unfinished: bool = 
     if not found:
         short = len(text) < MIN_ID_PREFIX and text.isalnum()
         raise SweepsError(f"no {what} with id, id prefix or name {text!r} in "
-                          f"{client.tracking_uri}" + (f" (an id prefix needs {MIN_ID_PREFIX}+ "
+                          f"{client.store.root}" + (f" (an id prefix needs {MIN_ID_PREFIX}+ "
                                                       "characters)" if short else ""))
     if len(found) > 1:
         listed = ", ".join(f"{run.info.run_id} ({run.info.run_name})" for run in found[:10])
@@ -341,6 +352,7 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
     )
 
     from sweeps import api
+    from sweeps.control import CANCELLED
 
     progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
                         MofNCompleteColumn(), TextColumn("{task.fields[status]}", markup=False),
@@ -358,6 +370,9 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
         result = api.run(config, resume=resume, tracking_uri=api.tracking_root(root, config),
                          report=False if no_report else None, on_progress=on_progress)
     _summary(result, config)
+    if result.status == "KILLED" and _stop_reason(result) == CANCELLED:
+        console.print("Cancelled: its running trials were killed.")
+        return 1
     if result.status == "KILLED":
         console.print(f"Interrupted. Resume with: sweeps resume {result.sweep_run_id}"
                       + (f" --root {root}" if root else ""))
@@ -365,6 +380,13 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
     if result.status == "FAILED" and result.error:
         _error(result.error)
     return 0 if result.status == "FINISHED" else 1
+
+
+def _stop_reason(result: Any) -> str:
+    from sweeps import records
+    from tracking import Client
+    sweep = Client(result.tracking_uri).get_run(result.sweep_run_id)
+    return records.SweepRecord.from_run(sweep).stop_reason
 
 
 def _summary(result: Any, config: Any) -> None:
@@ -393,7 +415,9 @@ def _summary(result: Any, config: Any) -> None:
     if result.best_params is not None:
         console.print(f"Best: trial {result.best_trial}, {metric.name} = "
                       f"{_format(result.best_value)}")
-    console.print(f"Store:  {result.tracking_uri}  (sweep run {result.sweep_run_id})")
+    from tracking.store import open_store
+    store = open_store(result.tracking_uri).root  # no password in what is printed
+    console.print(f"Store:  {store}  (sweep run {result.sweep_run_id})")
     if result.promotion is not None:
         _promoted(result.promotion)
     if result.report_path:
@@ -426,17 +450,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from sweeps import records
+    from sweeps import control, records
     from sweeps.config import parse_config
     client = _client(args.root)
     sweep = find_run(client, args.sweep, sweep=True, unfinished=True)
     if sweep.info.status is RunStatus.FINISHED:
         raise SweepsError(f"sweep {sweep.info.run_name} ({sweep.info.run_id}) finished: "
                           "nothing to resume")
+    if control.paused(sweep):  # live and paused: un-pause it
+        console.print(control.request(client, sweep, control.Control.RUN))
+        return 0
     config = parse_config(records.read_config(client, sweep),
                           source=f"sweep {sweep.info.run_id}")
     return _run_sweep(config, client.tracking_uri, sweep.info.run_id, args.no_report,
                       args.quiet)
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    """`sweeps pause | stop | cancel SWEEP`: one line saying what the sweep was asked."""
+    from sweeps.control import Control, request
+    client = _client(args.root)
+    sweep = find_run(client, args.sweep, sweep=True)
+    console.print(request(client, sweep, Control(args.command)))
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -446,6 +482,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     config = resolve_config(args.config, _overrides(args), format=args.format)
     _preflight(config)
     console.print(yaml.safe_dump(config.to_dict(), sort_keys=False).rstrip())
+    if not len(config.space):
+        console.print("Search space: define-by-run (the objective's trial.suggest_* calls "
+                      "ask the study for each param)")
+        return 0
     table = Table(title="Search space")
     for name in ("param", "kind", "range"):
         table.add_column(name)
@@ -463,9 +503,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_ls(args: argparse.Namespace) -> int:
     from sweeps import records
+    from sweeps.control import state_text
     client = _client(args.root)
     if args.experiment is None:
-        table = Table(title=f"Experiments in {client.tracking_uri}")
+        table = Table(title=f"Experiments in {client.store.root}")
         for name in ("id", "experiment", "runs", "sweeps", "last sweep", "best"):
             table.add_column(name)
         for experiment in client.search_experiments():
@@ -473,13 +514,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
             sweeps = [r for r in runs if records.is_sweep(r)]
             last = sweeps[0] if sweeps else None
             table.add_row(experiment.experiment_id, experiment.name, str(len(runs)),
-                          str(len(sweeps)), last.info.status.value if last else "",
+                          str(len(sweeps)), state_text(last) if last else "",
                           _best_text(last) if last else "")
         console.print(table)
         return 0
     experiment = client.get_experiment_by_name(args.experiment)
     if experiment is None:
-        raise SweepsError(f"no experiment named {args.experiment!r} in {client.tracking_uri}")
+        raise SweepsError(f"no experiment named {args.experiment!r} in {client.store.root}")
     runs = client.search_runs([experiment.experiment_id])
     children: dict[str, list[Any]] = {}
     for run in runs:
@@ -491,7 +532,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         if run.info.parent_run_id in listed:
             continue
         kids = children.get(run.info.run_id, [])
-        label = f"{run.info.run_id}  {run.info.run_name}  {run.info.status.value}"
+        label = f"{run.info.run_id}  {run.info.run_name}  {state_text(run)}"
         if records.is_sweep(run):
             counts: dict[str, int] = {}
             for kid in kids:
@@ -606,27 +647,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     from sweeps import records
     client = _client(args.root)
     sweep = find_run(client, args.sweep, sweep=True)
-    trials = client.search_runs([sweep.info.experiment_id],
-                                records.trial_filter(sweep.info.run_id))
+    where = ([sweep.info.experiment_id], records.trial_filter(sweep.info.run_id))
     if args.to_optuna:
-        from sweeps.optuna_compat import export_sweep
+        from sweeps.optuna_compat.transfer import export_sweep
         done = export_sweep(client, sweep, args.to_optuna, args.study)
         console.print(f"Exported to {args.to_optuna} (study {done.experiment}): "
                       f"{done.created} trials added")
         return 0
     if args.to:
-        return _export_to_mlflow(client, [sweep, *trials], args.to,
+        return _export_to_mlflow(client, [sweep, *client.search_runs(*where)], args.to,
                                  args.experiment or client.get_experiment(
                                      sweep.info.experiment_id).name)
     if args.format == "long":
         import pandas as pd
+        trials = [run.info.run_id for run in client.search_runs(*where)]
         frame = pd.DataFrame.from_records(
-            [(run_id, m.key, m.step, m.timestamp, m.value) for run_id, m in
-             client.get_metric_histories([t.info.run_id for t in trials])],
+            [(run_id, m.key, m.step, m.timestamp, m.value)
+             for run_id, m in client.get_metric_histories(trials)],
             columns=["run", "key", "step", "timestamp", "value"])
     else:
-        from tracking.frames import runs_frame
-        frame = runs_frame(trials)
+        frame = client.search_runs_frame(*where)
     if args.output and args.output.endswith(".parquet"):
         frame.to_parquet(args.output, index=False)
     else:
@@ -680,7 +720,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def _import_optuna(args: argparse.Namespace) -> int:
     from sweeps.api import tracking_root
-    from sweeps.optuna_compat import import_studies, open_storage
+    from sweeps.optuna_compat.transfer import import_studies, open_storage
     from tracking import Client
     if args.experiment:
         raise SweepsError("--experiment is for mlflow imports; name optuna studies with "
@@ -699,8 +739,8 @@ def _import_optuna(args: argparse.Namespace) -> int:
 def cmd_ui(args: argparse.Namespace) -> int:
     from sweeps.api import tracking_root
     from sweeps.ui import serve
-    from tracking.client import resolve_tracking_uri
-    return serve(resolve_tracking_uri(tracking_root(args.root)), host=args.host,
+    from tracking.store import resolve_uri
+    return serve(resolve_uri(tracking_root(args.root)), host=args.host,
                  port=args.port, allow_edits=args.allow_edits)
 
 
@@ -728,7 +768,7 @@ def _when(ms: int) -> str:
 def cmd_models(args: argparse.Namespace) -> int:
     client = _client(args.root)
     if args.verb == "ls":
-        table = Table(title=f"Registered models in {client.tracking_uri}")
+        table = Table(title=f"Registered models in {client.store.root}")
         for name in ("name", "latest", "aliases", "updated", "description"):
             table.add_column(name)
         for model in client.search_registered_models():
@@ -766,7 +806,8 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "resume": cmd_resume, "validate": cmd_validate, "ls": cmd_ls,
+COMMANDS = {"run": cmd_run, "resume": cmd_resume, "pause": cmd_control, "stop": cmd_control,
+            "cancel": cmd_control, "validate": cmd_validate, "ls": cmd_ls,
             "show": cmd_show, "report": cmd_report, "suggest": cmd_suggest,
             "export": cmd_export, "import": cmd_import, "ui": cmd_ui, "promote": cmd_promote,
             "models": cmd_models}

@@ -202,7 +202,7 @@ class SweepConfig:
             "metrics": [{"name": m.name, "goal": m.goal.value,
                          **({} if m.target is None else {"target": m.target})}
                         for m in self.metrics],
-            "space": self.space.to_dict(),
+            "space": self.space.to_dict() or None,  # None: define-by-run
             "sampler": {"type": self.sampler.type, "seed": self.sampler.seed,
                         **thaw(self.sampler.options)},
             "pruner": {"type": self.pruner.type, **thaw(self.pruner.options)},
@@ -391,6 +391,12 @@ _FLOAT = re.compile(
     |\.(?:nan|NaN|NAN))$""",
     re.X,
 )
+
+
+def _is_callable(objective: Any) -> bool:
+    """Whether an objective section names a Python callable."""
+    return isinstance(objective, str) or (isinstance(objective, Mapping)
+                                          and "callable" in objective)
 
 
 class _Loader(yaml.SafeLoader):
@@ -652,9 +658,12 @@ class _Parser:
 
     def config(self, data: dict[str, Any]) -> SweepConfig:
         self.mapping(data, "", _TOP_KEYS)
-        for key in ("objective", "space"):
-            if data.get(key) is None:
-                self.fail(key, "required")
+        if data.get("objective") is None:
+            self.fail("objective", "required")
+        define_by_run = data.get("space") is None  # f(trial) asks the study for each param
+        if define_by_run and not _is_callable(data["objective"]):
+            self.fail("space", "required (only a module:function objective may define its "
+                      "params by run, as optuna's trial.suggest_* do)")
         if "experiment" in data:
             experiment = self.text(data["experiment"], "experiment", limit=MAX_NAME_LENGTH)
         elif self.source.startswith("<"):
@@ -664,7 +673,8 @@ class _Parser:
         name = data.get("name")
         if name is not None:
             name = self.text(name, "name", limit=MAX_NAME_LENGTH)
-        space = Space.from_mapping(data["space"], source=self.source)
+        space = Space(()) if define_by_run else Space.from_mapping(data["space"],
+                                                                    source=self.source)
         metrics = self.metrics(data)
         objective = self.objective(data["objective"], space)
         sampler = self.sampler(data.get("sampler"), space, metrics)
@@ -806,6 +816,9 @@ class _Parser:
         return spec
 
     def grid(self, space: Space) -> None:
+        if not len(space):
+            self.fail("sampler.type", "grid needs a declared space (a define-by-run objective "
+                      "has none; pass optuna's GridSampler to sweeps.create_study)", "grid")
         for param in space:
             if getattr(param, "when", None):
                 self.fail(f"space.{param.name}.when", "not supported with sampler grid")

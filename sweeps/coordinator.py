@@ -15,15 +15,17 @@ import math
 import os
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from optuna.trial import TrialState
+import optuna
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeps import records
 from sweeps.backends.base import Backend
 from sweeps.budget import Budget, Progress
 from sweeps.config import SweepConfig
+from sweeps.control import CANCELLED, STOPPED, Control, Watch
 from sweeps.objectives import check_importable
 from sweeps.optimizer import ActiveTrial, Optimizer
 from sweeps.recorder import Recorder
@@ -37,8 +39,11 @@ from sweeps.trial import (
     Outcome,
     PruneQuery,
     Started,
+    SuggestFailed,
+    SuggestQuery,
     TrialResult,
     TrialSpec,
+    UserAttr,
 )
 from tracking import Client, RunStatus
 
@@ -61,8 +66,14 @@ class Coordinator:
 
     def __init__(self, config: SweepConfig, *, client: Client, backend: Backend,
                  resume: str | None = None, cwd: str | None = None,
-                 on_progress: Callable[[Progress], None] | None = None) -> None:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 study: optuna.Study | None = None, function: bytes | None = None,
+                 callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = ()
+                 ) -> None:
+        """`study`, `function` (a cloudpickled define-by-run objective) and `callbacks`
+        come from `sweeps.create_study(...).optimize`."""
         self.config = config
+        self._study, self._function, self._callbacks = study, function, callbacks
         self.client = client
         self.backend = backend
         self._resume = resume
@@ -78,6 +89,8 @@ class Coordinator:
         self._deadlines: dict[str, float] = {}
         self._ended: list[_Ended] = []
         self._last_progress = 0.0
+        self._paused = self._cancelled = False  # by `sweeps pause` / `sweeps cancel`
+        self._held: set[str] = set()  # attempts called off by a pause: they run after it
 
     @property
     def sweep_run_id(self) -> str:
@@ -87,7 +100,7 @@ class Coordinator:
         """Create the sweep, or take up the one to resume; the objective is checked before
         anything is written."""
         config = self.config
-        self.optimizer = Optimizer(config)
+        self.optimizer = Optimizer(config, study=self._study, callbacks=self._callbacks)
         if not self._resume:
             self._check_objective()
             self.recorder.create_sweep(config, self.client.get_or_create_experiment(
@@ -107,7 +120,7 @@ class Coordinator:
         self.recorder.reopen_sweep(sweep.info.experiment_id, sweep.info.run_id, plan.cut_off)
 
     def _check_objective(self) -> None:
-        if self.config.objective.callable:
+        if self.config.objective.callable and self._function is None:
             check_importable(self.config.objective.callable, self._cwd)
 
     # -- the loop ------------------------------------------------------------------------
@@ -123,7 +136,7 @@ class Coordinator:
         status = RunStatus.FINISHED
         try:
             self._loop()
-            status = self.budget.sweep_status()
+            status = RunStatus.KILLED if self._cancelled else self.budget.sweep_status()
         except KeyboardInterrupt:
             status = RunStatus.KILLED
             self.budget.stop_reason = "interrupted"
@@ -139,14 +152,16 @@ class Coordinator:
         return self.sweep_run_id
 
     def _loop(self) -> None:
+        control = Watch(self.client, self.sweep_run_id)
         while True:
             self.budget.check_time()
+            self._control(control.read())
             while self.backend.free_slots() > 0:
                 spec = self._next_spec()
                 if spec is None:
                     break
                 self.backend.submit(spec)
-            if not self._active:
+            if not self._active and not (self._paused and not self.budget.stop_reason):
                 break
             for event in self.backend.poll(self._poll_timeout()):
                 self._handle(event)
@@ -154,15 +169,32 @@ class Coordinator:
             self._enforce_timeouts()
             self._report_progress()
 
-    def _call_off_unstarted(self, reason: str) -> None:
-        """The budget stopped the sweep: trials sent ahead but not started are called off."""
-        for key, trial in list(self._active.items()):
-            if trial.started is None:
-                self.backend.cancel(key, Outcome.KILLED, f"not started: {reason}")
+    def _call_off_unstarted(self, reason: str) -> list[str]:
+        """The budget stopped the sweep (or it paused): trials sent ahead but not started
+        are called off; returns their keys."""
+        keys = [key for key, trial in self._active.items() if trial.started is None]
+        for key in keys:
+            self.backend.cancel(key, Outcome.KILLED, f"not started: {reason}")
+        return keys
+
+    def _control(self, control: Control | None) -> None:
+        """Act on the user's request, read from the store (see `sweeps.control`)."""
+        if control is None or self._cancelled:
+            return
+        if control is Control.CANCEL:
+            self._cancelled = True
+            self.budget.stop(CANCELLED)  # calls off the trials not started yet
+            for key in [k for k, t in self._active.items() if t.started is not None]:
+                self.backend.cancel(key, Outcome.KILLED, CANCELLED)
+        elif control is Control.STOP and not self.budget.stop_reason:
+            self.budget.stop(STOPPED)
+        elif control is Control.PAUSE and not self._paused:
+            self._held.update(self._call_off_unstarted("the sweep was paused"))
+        self._paused = control is Control.PAUSE
 
     def _next_spec(self) -> TrialSpec | None:
         """The next attempt to run: a retry, a trial cut off before a resume, or a new one."""
-        if self.budget.stop_reason:
+        if self.budget.stop_reason or self._paused:
             return None
         if self._retry:
             trial = self._retry.popleft()
@@ -187,7 +219,8 @@ class Coordinator:
             artifact_dir=str(self.client.artifact_dir(trial.key)),
             tracking_uri=self.client.tracking_uri,
             resources=dict(self.config.execution.resources),
-            wandb=None if wandb is None else {**thaw(wandb), "sweep_id": self.sweep_run_id})
+            wandb=None if wandb is None else {**thaw(wandb), "sweep_id": self.sweep_run_id},
+            study_view=self.optimizer.study_view(), function=self._function)
 
     def _poll_timeout(self) -> float:
         deadlines = [*self._deadlines.values(), self.budget.deadline()]
@@ -208,6 +241,8 @@ class Coordinator:
         if trial is None:
             if isinstance(event, PruneQuery):  # a trial already given up: let it stop
                 self.backend.answer(event.key, True)
+            elif isinstance(event, SuggestQuery):
+                self.backend.answer(event.key, SuggestFailed("the trial was called off"))
             return
         if isinstance(event, Logged):
             self.recorder.logged(trial, event)
@@ -217,6 +252,12 @@ class Coordinator:
                 self.backend.cancel(trial.key, Outcome.PRUNED, f"pruned at step {trial.last_step}")
         elif isinstance(event, PruneQuery):
             self.backend.answer(event.key, self.optimizer.should_prune(trial))
+        elif isinstance(event, SuggestQuery):
+            self._settle()  # the sampler sees every trial that ended before this question
+            value = self.optimizer.suggest(trial, event.name, event.distribution)
+            if not isinstance(value, SuggestFailed):
+                self.recorder.suggested(trial, event.name)
+            self.backend.answer(event.key, value)
         elif isinstance(event, Started):
             trial.started = time.monotonic()
             if self.config.execution.trial_timeout:
@@ -224,6 +265,8 @@ class Coordinator:
             self.recorder.started(trial, event)
         elif isinstance(event, ArtifactData):
             self.recorder.artifact(trial, event)
+        elif isinstance(event, UserAttr):
+            trial.optuna_trial.set_user_attr(event.name, event.value)
         elif isinstance(event, Finished):
             self._finished(trial, event.result)
 
@@ -251,6 +294,10 @@ class Coordinator:
         for end in ended:
             trial, outcome = end.trial, end.outcome
             if outcome is Outcome.KILLED:  # called off by the sweep: re-run on resume
+                if trial.key in self._held:  # or, called off by a pause, after it
+                    self._held.discard(trial.key)
+                    trial.attempt += 1
+                    self._retry.append(trial)
                 continue
             if outcome in (Outcome.FAILED, Outcome.LOST):
                 trial.lost += outcome is Outcome.LOST
@@ -270,8 +317,10 @@ class Coordinator:
 
     def _tell(self, trial: ActiveTrial, state: TrialState,
               values: list[float] | None = None) -> None:
-        self.optimizer.tell(trial, state, values)
+        stop = self.optimizer.tell(trial, state, values)
         self.budget.count(state)
+        if stop:
+            self.budget.stop("a callback called study.stop()")
 
     # -- the end -------------------------------------------------------------------------
 

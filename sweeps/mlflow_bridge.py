@@ -49,6 +49,7 @@ PAGE = 10_000
 _TO_FIELDS = {PARENT_TAG, NOTE_TAG, RUN_NAME_TAG, "mlflow.source.type"}
 _TO_TAGS = {"mlflow.user": "sys.user", "mlflow.source.name": "sys.entry_point",
             "mlflow.source.git.commit": "sys.git.commit"}
+_BRIDGE_TAGS = {STATUS_TAG, INFINITE_TAG, POINTS_TAG, ARTIFACTS_TAG}  # export bookkeeping
 _TO_MLFLOW = {"PRUNED": "KILLED", "QUEUED": "SCHEDULED"}
 _FROM_MLFLOW = {"SCHEDULED": RunStatus.QUEUED}
 
@@ -292,7 +293,7 @@ def _import_experiment(client: Client, mlflow_client: Any, experiment: Any,
         info, data = source.info, source.data
         infinite = json.loads(data.tags.get(INFINITE_TAG, "{}"))
         tags = {_TO_TAGS.get(k, k): v for k, v in data.tags.items()
-                if k not in _TO_FIELDS and k != INFINITE_TAG}
+                if k not in _TO_FIELDS and k not in _BRIDGE_TAGS}
         tags[MLFLOW_RUN_ID_TAG] = info.run_id
         copy = copies.get(info.run_id)
         if copy is None:

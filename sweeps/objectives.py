@@ -153,7 +153,11 @@ def _run_callable(spec: TrialSpec, writer: _RecordingWriter, channel: Channel) -
                    parent_run_id=None, status=RunStatus.RUNNING, start_time=0, end_time=None,
                    artifact_uri=spec.artifact_dir)
     try:
-        function, takes_trial = load_objective(spec.objective or "", spec.cwd)
+        if spec.study_view is not None:  # an optuna f(trial), wrapped as f(params, trial)
+            from sweeps.optuna_compat.worker import load_define_by_run
+            function, takes_trial = load_define_by_run(spec)
+        else:
+            function, takes_trial = load_objective(spec.objective or "", spec.cwd)
     except Exception as e:  # noqa: BLE001 - an import error is the trial's failure
         return TrialResult(Outcome.FAILED, error=f"cannot load objective {spec.objective}: "
                            f"{_one_line(e)}", traceback=traceback.format_exc())

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+from optuna.distributions import BaseDistribution, json_to_distribution
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.config import Goal, SweepConfig
 from sweeps.errors import SweepError
-from sweeps.records import TrialRecord
+from sweeps.optuna_compat.distributions import from_json, suggest
+from sweeps.records import DISTRIBUTIONS, TrialRecord
 from sweeps.search import build_pruner, build_sampler
+from sweeps.trial import SuggestFailed
 from tracking import Metric, RunStatus
 
 TRIAL_STATE = {RunStatus.FINISHED: TrialState.COMPLETE, RunStatus.PRUNED: TrialState.PRUNED,
@@ -43,18 +46,27 @@ class ActiveTrial:
     steps: set[int] = field(default_factory=set)
     last_step: int = 0
     logged: dict[str, float] = field(default_factory=dict)
+    distributions: dict[str, BaseDistribution] = field(default_factory=dict)  # suggested
 
 
 class Optimizer:
     """The sweep's optuna study (see the module docstring)."""
 
-    def __init__(self, config: SweepConfig) -> None:
+    def __init__(self, config: SweepConfig, *, study: optuna.Study | None = None,
+                 callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = ()
+                 ) -> None:
+        """`study`: the user's own (a define-by-run `sweeps.create_study`), else one made
+        from the config; `callbacks` run after each tell, as in `optuna.Study.optimize`."""
         self.config = config
+        self.callbacks = tuple(callbacks)
         self.names = tuple(m.name for m in config.metrics)
         self._maximize = config.metrics[0].goal is Goal.MAXIMIZE
         self._by_optuna_number: dict[int, int] = {}
         self.best_values: list[float] | None = None  # single objective: the best so far
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study is ours; we report
+        if study is not None:
+            self.study = study
+            return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self.study = optuna.create_study(
@@ -62,6 +74,26 @@ class Optimizer:
                             for m in config.metrics],
                 sampler=build_sampler(config.sampler, config.space),
                 pruner=build_pruner(config.pruner))
+
+    def study_view(self) -> dict[str, Any] | None:
+        """A define-by-run trial's read-only view of the study (None for a declared space)."""
+        if len(self.config.space):
+            return None
+        return {"study_name": self.study.study_name,
+                "directions": [d.name.lower() for d in self.study.directions],
+                "user_attrs": self.study.user_attrs,
+                "best_value": self.best_values[0] if self.best_values else None}
+
+    def suggest(self, trial: ActiveTrial, name: str, distribution: str) -> Any:
+        """A define-by-run trial's param, drawn by its optuna trial (the study's sampler);
+        a SuggestFailed when optuna refuses it."""
+        drawn_from = json_to_distribution(distribution)
+        try:
+            value = suggest(trial.optuna_trial, name, drawn_from)
+        except ValueError as e:
+            return SuggestFailed(str(e))
+        trial.params[name], trial.distributions[name] = value, drawn_from
+        return value
 
     def ask(self, number: int, params: Mapping[str, Any] | None = None) -> ActiveTrial:
         """A new trial numbered `number`; `params` fixes its params (a re-queued trial)."""
@@ -89,31 +121,46 @@ class Optimizer:
         return reported
 
     def should_prune(self, trial: ActiveTrial) -> bool:
-        if len(self.names) != 1 or self.config.pruner.type == "none":
+        if len(self.names) != 1 or isinstance(self.study.pruner, optuna.pruners.NopPruner):
             return False
         return bool(trial.optuna_trial.should_prune())  # optuna may answer numpy.bool_
 
     def tell(self, trial: ActiveTrial, state: TrialState,
-             values: list[float] | None = None) -> None:
+             values: list[float] | None = None) -> bool:
+        """Tell optuna how the trial ended, then run the callbacks; True when one of them
+        called `study.stop()`."""
         if values is not None and len(values) == 1 and (
                 self.best_values is None or (values[0] > self.best_values[0]) == self._maximize):
             self.best_values = values
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
-                self.study.tell(trial.optuna_trial, values, state=state)
+                frozen = self.study.tell(trial.optuna_trial, values, state=state)
             except RuntimeError as e:
                 # GridSampler calls study.stop() once the grid is done, which only works
                 # inside optimize(); optuna has stored the result by then, and our budget
                 # already stops at the grid's size.
                 if "Study.stop" not in str(e):
                     raise
+                return False
+        if not self.callbacks:
+            return False
+        # optuna's Study.stop() works only inside optimize(): the callbacks run as there
+        self.study._thread_local.in_optimize_loop = True
+        try:
+            for callback in self.callbacks:
+                callback(self.study, frozen)
+        finally:
+            self.study._thread_local.in_optimize_loop = False
+        stop, self.study._stop_flag = self.study._stop_flag, False
+        return stop
 
     def add_stored(self, record: TrialRecord, history: Sequence[Metric]) -> TrialState:
         """Add a stored attempt (FINISHED, PRUNED or FAILED) to the study as a finished
         trial; returns its state (a FINISHED one without finite values counts as FAIL)."""
         state = TRIAL_STATE[record.status]
-        distributions = self.config.space.distributions()
+        distributions = self.config.space.distributions() if len(self.config.space) else \
+            from_json(record.run.data.tags.get(DISTRIBUTIONS, "{}"))  # define-by-run
         params = {k: v for k, v in record.params.items() if k in distributions}
         intermediate = {m.step: m.value for m in history
                         if m.key == self.names[0] and math.isfinite(m.value)}

@@ -10,6 +10,12 @@ The version's tags carry the lineage (`tracking.registry.LINEAGE_PREFIX`):
 (sha256 of the sweep's stored config), `lineage.code_version` (the sweep's git commit,
 `-dirty` when it had uncommitted changes) and `lineage.objective` (`accuracy=0.967`).
 
+Explanation: when the trial kept an evaluation set (`trial.set_eval_data(X, y)`), the
+permutation importance of the promoted model on it
+(`sklearn.inspection.permutation_importance`, 5 repeats, the model's own score) is logged
+to the trial's run, beside the model: `importance/permutation.csv` (feature, mean, std)
+and the bar chart `importance/permutation.json` (plotly).
+
     >>> promote(Client("runs"), sweep_run_id, name="iris-rf").version
     3
 """
@@ -23,7 +29,7 @@ from dataclasses import dataclass
 import tracking
 from sweeps import records
 from sweeps.errors import SweepError
-from tracking import Client
+from tracking import Client, NotFoundError
 
 LINEAGE = "lineage."
 GIT_COMMIT, GIT_DIRTY = "sys.git.commit", "sys.git.dirty"
@@ -40,6 +46,7 @@ class Promotion:
     run_id: str
     sweep_run_id: str
     model_uri: str
+    importance: str | None = None  # the permutation-importance table logged, if any
 
 
 def _values_text(values: dict[str, float]) -> str:
@@ -74,6 +81,11 @@ def promote(client: Client, sweep_run_id: str, *, name: str | None = None,
     """
     from sweeps.report.data import best_numbers, load_sweep
     data = load_sweep(client, sweep_run_id)
+    name = name or data.experiment
+    try:  # checks the name and the alias (one-line errors) before anything is written
+        client.get_model_version_by_alias(name, alias)
+    except NotFoundError:
+        pass
     done = data.final[data.final["status"] == "FINISHED"].set_index("number")
     goals = [m for m, _ in data.goals]
 
@@ -99,12 +111,55 @@ def promote(client: Client, sweep_run_id: str, *, name: str | None = None,
                          "(log one with tracking.sklearn.log_model(model, name=...), or pass "
                          "--model-path)")
     sweep = client.get_run(sweep_run_id)
-    name = name or data.experiment
     uri = f"runs:/{run_id}/{model_path}"
+    importance = explain(client, run_id, model_path, trial)
     version = tracking.register_model(uri, name, lineage_tags(client, sweep, trial,
                                                               values(trial)),
                                       tracking_uri=client.tracking_uri)
     why = reason or (f"sweeps promote: {'best ' if trial in best else ''}trial {trial} of "
                      f"sweep {sweep_run_id}")
     client.set_registered_model_alias(name, alias, version.version, reason=why)
-    return Promotion(name, version.version, alias, trial, run_id, sweep_run_id, uri)
+    return Promotion(name, version.version, alias, trial, run_id, sweep_run_id, uri,
+                     importance)
+
+
+IMPORTANCE_TABLE, IMPORTANCE_FIGURE = "importance/permutation.csv", "importance/permutation.json"
+
+
+def explain(client: Client, run_id: str, model_path: str, trial: int) -> str | None:
+    """Log the permutation importance of the run's model at `model_path` on the evaluation
+    set the trial kept (see the module docstring); the table's artifact path, or None when
+    the trial kept none. A set that does not fit the model is a one-line SweepError."""
+    import tempfile
+
+    import pandas as pd
+    import plotly.graph_objects as go
+    from sklearn.inspection import permutation_importance
+
+    folder = records.EVAL_DATA_ARTIFACT.rpartition("/")[0]
+    if not any(f.path == records.EVAL_DATA_ARTIFACT
+               for f in client.list_artifacts(run_id, folder)):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = client.download_artifacts(run_id, records.EVAL_DATA_ARTIFACT, tmp)
+        with open(path, encoding="utf-8") as handle:
+            kept = json.load(handle)
+        model = tracking.sklearn.load_model(client.download_artifacts(run_id, model_path, tmp))
+    X = pd.DataFrame(kept["X"]["data"], columns=[str(c) for c in kept["X"]["columns"]])
+    named = hasattr(model, "feature_names_in_")  # else sklearn warns about the column names
+    try:
+        result = permutation_importance(model, X if named else X.to_numpy(), kept["y"],
+                                        n_repeats=5, random_state=0)
+    except (ValueError, TypeError) as e:
+        raise SweepError(f"trial {trial}: permutation importance on its eval set "
+                         f"({records.EVAL_DATA_ARTIFACT}) failed: {e}") from None
+    table = pd.DataFrame({"feature": X.columns, "importance_mean": result.importances_mean,
+                          "importance_std": result.importances_std}
+                         ).sort_values("importance_mean", ascending=False)
+    client.log_text(run_id, table.to_csv(index=False), IMPORTANCE_TABLE)
+    figure = go.Figure(go.Bar(x=table["importance_mean"], y=table["feature"], orientation="h",
+                              error_x={"type": "data", "array": table["importance_std"]}))
+    figure.update_layout(title=f"Permutation importance of trial {trial}'s {model_path}",
+                         xaxis_title="mean drop in score", yaxis={"autorange": "reversed"})
+    client.log_text(run_id, figure.to_json(), IMPORTANCE_FIGURE)
+    return IMPORTANCE_TABLE

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 
 from sweeps import records
 from sweeps.config import SweepConfig
+from sweeps.control import Control
 from sweeps.optimizer import ActiveTrial
+from sweeps.optuna_compat.distributions import to_json
 from sweeps.resume import CutOff
 from sweeps.trial import ArtifactData, Logged, Outcome, Started, TrialResult
 from tracking import Client, Metric, RunStatus, TrackingError
@@ -39,20 +41,24 @@ class Recorder:
                 config.sampler.type, config.pruner.type, backend,
                 config.execution.workers, budget_trials, cwd))
         self.sweep_run_id = run.info.run_id
-        self.client.log_dict(self.sweep_run_id, config.to_dict(), records.CONFIG_ARTIFACT)
+        saved = config.to_dict()
+        if "://" in (config.tracking_uri or ""):  # a server's URI: kept without its password
+            saved["tracking"] = {"uri": self.client.store.root}
+        self.client.log_dict(self.sweep_run_id, saved, records.CONFIG_ARTIFACT)
         return self.sweep_run_id
 
     def reopen_sweep(self, experiment_id: str, sweep_run_id: str,
                      cut_off: Iterable[CutOff]) -> None:
         """Resume: end the runs a dead coordinator left behind and make the sweep RUNNING
-        again under this process, in one transaction."""
+        again under this process (un-paused), in one transaction."""
         self.experiment_id, self.sweep_run_id = experiment_id, sweep_run_id
         with self.client.batch() as writes:
             for run in cut_off:
                 writes.set_tags(run.run_id, {records.ERROR: run.error,
                                              **({records.LOST: "true"} if run.lost else {})})
                 writes.set_terminated(run.run_id, run.status)
-            writes.set_tags(sweep_run_id, {records.COORDINATOR: records.this_coordinator()})
+            writes.set_tags(sweep_run_id, {records.COORDINATOR: records.this_coordinator(),
+                                           records.CONTROL: Control.RUN.value})
             writes.reopen(sweep_run_id)
 
     def create_attempt(self, trial: ActiveTrial, retry_of: str | None) -> str:
@@ -91,6 +97,12 @@ class Recorder:
                     writes.log_params(trial.key, event.params, encoded=True)
             except TrackingError as e:
                 self.warn(trial.key, str(e))
+
+    def suggested(self, trial: ActiveTrial, name: str) -> None:
+        """A define-by-run trial's param, with every distribution its trial drew from."""
+        with self.client.batch(buffered=True) as writes:
+            writes.log_params(trial.key, {name: trial.params[name]})
+            writes.set_tags(trial.key, {records.DISTRIBUTIONS: to_json(trial.distributions)})
 
     def artifact(self, trial: ActiveTrial, event: ArtifactData) -> None:
         try:

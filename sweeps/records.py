@@ -33,6 +33,7 @@ BACKEND, WORKERS, BUDGET = "sweep.backend", "sweep.workers", "sweep.budget_trial
 BEST_TRIAL, BEST_VALUES, COUNTS = "sweep.best_trial", "sweep.best_values", "sweep.counts"
 STOP_REASON, WALL, CWD = "sweep.stop_reason", "sweep.wall_seconds", "sweep.cwd"
 COORDINATOR = "sweep.coordinator"  # "host:pid" of the process running the sweep
+CONTROL = "sweep.control"  # run | pause | stop | cancel: asked by `sweeps pause` & co.
 CONFIG_ARTIFACT = "sweep/config.json"
 # on each trial (child) run
 NUMBER, ATTEMPT = "trial.number", "trial.attempt"
@@ -43,6 +44,7 @@ ERROR, RETRY_OF, LOST = "trial.error", "trial.retry_of", "trial.lost"
 INTERPRETER = "trial.interpreter"  # the Python a command objective's `python` ran
 PID, WARNING = "trial.pid", "trial.warning"  # a command's process id; what was not kept
 TRACEBACK_ARTIFACT = "error/traceback.txt"
+EVAL_DATA_ARTIFACT = "eval/data.json"  # trial.set_eval_data: what `sweeps promote` explains on
 # optuna studies (sweeps.optuna_compat): where an imported run came from, and each param's
 # optuna distribution (JSON {name: optuna.distributions.distribution_to_json})
 OPTUNA_STUDY, OPTUNA_TRIAL_ID = "sweep.optuna_study", "trial.optuna_trial_id"

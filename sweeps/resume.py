@@ -82,8 +82,8 @@ def plan_resume(client: Client, sweep: Run, config: SweepConfig) -> Plan:
         finished = [a for a in attempts if a.status is RunStatus.FINISHED]
         failed = [a for a in attempts if a.status is RunStatus.FAILED and not a.lost]
         result.failed += [(a.number, a.run_id, a.error or "unknown error") for a in failed]
-        again = Requeued(number, {k: v for k, v in last.params.items() if k in space},
-                         last.attempt + 1, len(failed))
+        again = Requeued(number, {k: v for k, v in last.params.items()  # all: define-by-run
+                                  if k in space or not space}, last.attempt + 1, len(failed))
         if finished:
             result.stored.append((finished[-1], histories.get(finished[-1].run_id, [])))
         elif last.status is RunStatus.PRUNED:

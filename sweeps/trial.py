@@ -7,6 +7,7 @@ nothing here knows optuna or SQLite. `Trial` is what an objective receives.
 from __future__ import annotations
 
 import enum
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -51,6 +52,10 @@ class TrialSpec:
     artifacts_travel: bool = False  # True: artifacts come back as bytes (remote workers)
     max_artifact_bytes: int = 1 << 30
     wandb: Mapping[str, Any] | None = None  # a W&B program/command (sweeps.compat.macros)
+    # an optuna objective f(trial), whose params are questions (SuggestQuery): set to the
+    # study's read-only view (study_name, directions, best_value, user_attrs)
+    study_view: Mapping[str, Any] | None = None
+    function: bytes | None = None  # that objective, cloudpickled (one from a __main__ script)
 
 
 @dataclass(frozen=True)
@@ -98,13 +103,38 @@ class PruneQuery:
 
 
 @dataclass(frozen=True)
+class SuggestQuery:
+    """A define-by-run trial asks for a param's value; `distribution` is optuna's JSON."""
+
+    key: str
+    name: str
+    distribution: str
+
+
+@dataclass(frozen=True)
+class UserAttr:
+    """A define-by-run trial's `set_user_attr`, for the coordinator's optuna trial."""
+
+    key: str
+    name: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class SuggestFailed:
+    """The answer to a SuggestQuery the study refused (optuna's message)."""
+
+    message: str
+
+
+@dataclass(frozen=True)
 class Finished:
     key: str
     result: TrialResult
     time: float
 
 
-Event = Started | Logged | ArtifactData | PruneQuery | Finished
+Event = Started | Logged | ArtifactData | PruneQuery | SuggestQuery | UserAttr | Finished
 
 
 class Channel(Protocol):
@@ -113,6 +143,9 @@ class Channel(Protocol):
     def send(self, event: Event) -> None: ...
 
     def ask_prune(self, key: str) -> bool: ...
+
+    def ask_suggest(self, query: SuggestQuery) -> Any:
+        """The value the coordinator's study suggests, or a SuggestFailed."""
 
 
 class TrialWriter(RunWriter):
@@ -226,6 +259,20 @@ class Trial:
         self._writer.flush()
         return self._channel.ask_prune(self.run_id)
 
+    def suggest(self, name: str, distribution: str) -> Any:
+        """Ask the coordinator's study for param `name` drawn from `distribution` (optuna's
+        JSON); raises ValueError with the study's message when it refuses."""
+        answer = self._channel.ask_suggest(SuggestQuery(self.run_id, name, distribution))
+        if isinstance(answer, SuggestFailed):
+            raise ValueError(answer.message)
+        return answer
+
+    def set_user_attr(self, name: str, value: Any) -> None:
+        """An optuna user attr: set on the coordinator's optuna trial (its value must
+        pickle), and stored as a tag of the run (a non-text value as JSON)."""
+        self._channel.send(UserAttr(self.run_id, name, value))
+        tracking.set_tag(name, value if isinstance(value, str) else json.dumps(value))
+
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         tracking.log_metric(key, value, step=step)
 
@@ -237,3 +284,19 @@ class Trial:
 
     def set_note(self, text: str) -> None:
         tracking.set_note(text)
+
+    def set_eval_data(self, X: Any, y: Any) -> None:
+        """Keep an evaluation set with the trial (artifact `eval/data.json`: X in pandas'
+        "split" JSON, y as a list). `sweeps promote` computes the permutation importance of
+        the promoted model on it.
+
+        >>> trial.set_eval_data(X_test, y_test)
+        """
+        import json
+
+        import pandas as pd
+
+        from sweeps.records import EVAL_DATA_ARTIFACT
+        frame = json.loads(pd.DataFrame(X).to_json(orient="split", index=False))
+        tracking.log_text(json.dumps({"X": frame, "y": pd.Series(y).tolist()}),
+                          EVAL_DATA_ARTIFACT)

@@ -12,19 +12,15 @@ import tracking
 import tracking.host
 
 ROOT = Path(__file__).resolve().parents[1]
-PUBLIC = frozenset(tracking.__all__)
-FACTORY = {"tracking.store": frozenset({"open_store"}),
+PUBLIC = frozenset(tracking.__all__) | frozenset(tracking._SUBMODULES)
+"""`tracking`'s names, and its public submodules imported on first use (`tracking.sklearn`)."""
+FACTORY = {"tracking.store": frozenset({"open_store", "resolve_uri"}),
            "tracking.host": frozenset(tracking.host.__all__)}
-"""Public names of tracking's submodules that sweeps may import: the store factory, and
-the API for hosts that log on others' behalf (`tracking.host`)."""
+"""Public names of tracking's submodules that sweeps may import: the store factory (and its
+URI canonical form), and the API for hosts that log on others' behalf (`tracking.host`)."""
 
-ALLOWED: frozenset[tuple[str, str]] = frozenset({
-    # the CLI resolves and probes the tracking uri itself (to be replaced by open_store)
-    ("sweeps/cli.py", "tracking.client.resolve_tracking_uri"),
-    ("sweeps/cli.py", "tracking.frames.runs_frame"),  # export: Client.search_runs_frame exists
-    ("sweeps/cli.py", "tracking.store.sqlite.DB_FILENAME"),
-})
-"""Known offenders, (file, what it imports): this list only shrinks."""
+ALLOWED: frozenset[tuple[str, str]] = frozenset()
+"""Known offenders, (file, what it imports): none left; keep it that way."""
 
 SQL = re.compile(r"\b(SELECT\b.*\bFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|"
                  r"DELETE\s+FROM|CREATE\s+(TABLE|INDEX)|DROP\s+TABLE|PRAGMA\s+\w+)\b",
@@ -119,8 +115,10 @@ def test_the_sql_check_catches_a_query_and_a_driver():
 
 
 TAG_LITERAL = re.compile(
-    r"(?:(?<![\w./])|(?<=tags\.))(sweep|trial)\.(?!(js|css|html|json|ya?ml|py|txt)\b)\w+")
-"""A sweep or trial tag name (`sweep.role`, `tags.trial.error`), not a file like sweep.js."""
+    r"(?:(?<![\w./])|(?<=tags\.))(sweep|trial)\.(?!(js|css|html|json|ya?ml|py|txt)\b)"
+    r"[a-z_]+(?![\w(*.])")
+"""A sweep or trial tag name (`sweep.role`, `tags.trial.error`), not a file like sweep.js
+nor a call like trial.suggest_float(...)."""
 
 
 def tag_literals(path: str, tree: ast.Module) -> Iterator[str]:
@@ -142,6 +140,6 @@ def test_only_records_spells_how_a_sweep_is_recorded():
 def test_the_tag_check_catches_a_tag_name():
     tree = ast.parse('"""Calls trial.report(...)."""\na = "sweep.workers"\n'
                      'b = f"tags.trial.error"\nc = "tags.`sweep.role` = \'sweep\'"\n'
-                     'd = "sweep.js"\ne = "sweep.yaml"\n')
+                     'd = "sweep.js"\ne = "sweep.yaml"\nf = "as trial.suggest_* do"\n')
     assert sorted(line.split(": ", 1)[1] for line in tag_literals("x.py", tree)) == [
         '"tags.`sweep.role` = \'sweep\'"', "'sweep.workers'", "'tags.trial.error'"]

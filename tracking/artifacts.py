@@ -39,6 +39,7 @@ __all__ = [
     "MAX_COMPONENT_BYTES",
     "MAX_PATH_BYTES",
     "clean_artifact_path",
+    "copy_artifacts",
     "download_artifacts",
     "list_artifacts",
     "log_artifact",
@@ -601,7 +602,23 @@ def _copy_tree(src: _Dir, dst: _Dir) -> None:
             _copy_into(dst, name, _open_regular(arg, dir_fd, follow=False, shown=shown))
 
 
-def download_artifacts(run_dir: Path, path: str | None, dst_path: str | os.PathLike[str]) -> str:
+def download_artifacts(artifact_uri: str | None = None, run_id: str | None = None,
+                       artifact_path: str | None = None,
+                       dst_path: str | os.PathLike[str] | None = None,
+                       tracking_uri: str | os.PathLike[str] | None = None) -> str:
+    """MLflow's `mlflow.artifacts.download_artifacts`: copy the artifact that `artifact_uri`
+    (`runs:/…`, `models:/…`, a local path) or `run_id` + `artifact_path` names to `dst_path`
+    (a new temporary folder if None) and return its local path.
+
+        >>> download_artifacts(artifact_uri="runs:/0a1b.../model", dst_path="/tmp/m")
+        '/tmp/m/model'
+    """
+    from tracking.models.uri import download_artifacts as download  # it needs the Client
+    return download(artifact_uri=artifact_uri, run_id=run_id, artifact_path=artifact_path,
+                    dst_path=dst_path, tracking_uri=tracking_uri)
+
+
+def copy_artifacts(run_dir: Path, path: str | None, dst_path: str | os.PathLike[str]) -> str:
     """Copy the artifact file or folder `path` (everything if None) into `dst_path`.
 
     The artifact keeps its relative path below `dst_path` (MLflow's layout): `path='plots/roc'`
@@ -609,7 +626,7 @@ def download_artifacts(run_dir: Path, path: str | None, dst_path: str | os.PathL
     run folder are skipped, never followed; a link on `path` itself is refused. Returns the
     local path of the copy. A missing artifact raises NotFoundError.
 
-        >>> download_artifacts(run_dir, "plots", "/tmp/dl")
+        >>> copy_artifacts(run_dir, "plots", "/tmp/dl")
         '/tmp/dl/plots'
     """
     rel = _clean(path)
@@ -636,7 +653,7 @@ def download_artifacts(run_dir: Path, path: str | None, dst_path: str | os.PathL
 
 def _download(src_parent: _Dir, dst_root: _Dir, rel: str, parent_rel: str, name: str,
               destination: str) -> str:
-    """The copying part of `download_artifacts`, with both folders open."""
+    """The copying part of `copy_artifacts`, with both folders open."""
     if not rel:
         _copy_tree(src_parent, dst_root)
         return destination

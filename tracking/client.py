@@ -489,7 +489,7 @@ class Client(RegistryMethods):
         if dst_path is None:
             import tempfile
             dst_path = tempfile.mkdtemp(prefix="tracking-")
-        return artifacts.download_artifacts(self.artifact_dir(run_id), path, dst_path)
+        return artifacts.copy_artifacts(self.artifact_dir(run_id), path, dst_path)
 
     def writer(self, run_id: str) -> ClientWriter:
         """A RunWriter that logs to `run_id` through this client."""

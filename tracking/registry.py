@@ -8,9 +8,10 @@ description. An alias (`champion`) points to one version; setting it again moves
 every move is kept (`get_alias_history`: alias, from, to, when, who, why), which MLflow
 does not keep.
 
-Lineage: a version's tags include every `lineage.*` tag of its source run, and
-`lineage.parent_run_id` when that run has a parent (a sweep trial's sweep). `sweeps promote`
-adds the sweep's trial number, config hash, code version and objective value the same way.
+Lineage: a version's tags include every `lineage.*` tag its source run has in the store
+when it is registered, and `lineage.parent_run_id` when that run has a parent (a sweep
+trial's sweep). `sweeps promote` adds the sweep's trial number, config hash, code version
+and objective value as tags the same way.
 
     >>> version = tracking.register_model("runs:/0a1b.../model", "iris-rf")
     >>> client = tracking.MlflowClient()

@@ -9,6 +9,7 @@ a crash, a kill, a timeout (`cancel`), or a lost node (`Outcome.LOST`).
 from __future__ import annotations
 
 import abc
+from typing import Any
 
 from sweeps.trial import Event, Outcome, TrialSpec
 
@@ -36,8 +37,8 @@ class Backend(abc.ABC):
         """Events that arrived, waiting up to `timeout` seconds for the first one."""
 
     @abc.abstractmethod
-    def answer(self, key: str, prune: bool) -> None:
-        """Answer a trial's PruneQuery."""
+    def answer(self, key: str, value: Any) -> None:
+        """Answer a trial's PruneQuery (a bool) or SuggestQuery (a value or SuggestFailed)."""
 
     @abc.abstractmethod
     def cancel(self, key: str, outcome: Outcome, message: str) -> None:

@@ -1,8 +1,8 @@
 """A fork server: one template process per sweep that has imported sweeps and tracking
 once, and forks each local worker from itself in milliseconds (Linux only).
 
-The coordinator starts it (`python -m sweeps.backends.forkserver FD COORDINATOR_PID`) while it sets the
-sweep up, and asks it for workers over one SOCK_SEQPACKET socket: each request is a
+The coordinator starts it (`python -m sweeps.backends.forkserver FD COORDINATOR_PID`) while
+it sets the sweep up, and asks it for workers over one SOCK_SEQPACKET socket: each request is a
 worker's name and environment, with the worker's end of its socket attached (SCM_RIGHTS).
 The server answers `("forked", pid)` in order, and `("exited", pid, code)` when a worker
 ends (`code` as `Popen.returncode`: negative for a signal).
@@ -18,6 +18,7 @@ which would make the template unsafe to fork.
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import select
@@ -198,10 +199,11 @@ def _worker(sock: socket.socket, fd: int, name: str, env: dict[str, str]) -> Non
         traceback.print_exc()
     finally:
         try:
+            atexit._run_exitfuncs()  # as at a normal exit: tracking writes what it buffered
             sys.stdout.flush()
             sys.stderr.flush()
         finally:
-            os._exit(code)
+            os._exit(code)  # never back into the server's loop (or its cleanup)
 
 
 def server_env() -> dict[str, str]:

@@ -23,6 +23,7 @@ import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 from sweeps.backends.base import Backend
 from sweeps.backends.forkserver import ForkedProcess, ForkServer, server_env
@@ -34,6 +35,7 @@ from sweeps.trial import (
     Outcome,
     PruneQuery,
     Started,
+    SuggestQuery,
     TrialResult,
     TrialSpec,
 )
@@ -96,11 +98,17 @@ class _WorkerChannel:
         self._conn.send(event)
 
     def ask_prune(self, key: str) -> bool:
-        self._conn.send(PruneQuery(key))
+        return bool(self._ask(PruneQuery(key)))
+
+    def ask_suggest(self, query: SuggestQuery) -> Any:
+        return self._ask(query)
+
+    def _ask(self, query: PruneQuery | SuggestQuery) -> Any:
+        self._conn.send(query)
         while True:
             message = self._receive()
-            if isinstance(message, tuple) and message[:2] == (_ANSWER, key):
-                return bool(message[2])
+            if isinstance(message, tuple) and message[:2] == (_ANSWER, query.key):
+                return message[2]
 
     def _receive(self) -> object:
         message = self._conn.recv()
@@ -290,10 +298,10 @@ class LocalBackend(Backend):
         worker.conn.close()
         self._spawn(worker)
 
-    def answer(self, key: str, prune: bool) -> None:
+    def answer(self, key: str, value: Any) -> None:
         worker = self._owner.get(key)
         if worker is not None:
-            self._send(worker, (_ANSWER, key, prune))
+            self._send(worker, (_ANSWER, key, value))
 
     def _kill(self, worker: _Worker) -> None:
         """SIGKILL the worker and every process it started (they share its group)."""

@@ -43,6 +43,7 @@ from sweeps.trial import (
     Outcome,
     PruneQuery,
     Started,
+    SuggestQuery,
     TrialResult,
     TrialSpec,
 )
@@ -202,8 +203,12 @@ class TrialActor:
         self.send(PruneQuery(key))
         return bool(self._answers.get())
 
-    def answer(self, prune: bool) -> None:
-        self._answers.put(prune)
+    def ask_suggest(self, query: SuggestQuery) -> Any:
+        self.send(query)
+        return self._answers.get()
+
+    def answer(self, value: Any) -> None:
+        self._answers.put(value)
 
     def next_events(self, wait: float) -> list[Event]:
         """The events buffered so far, waiting up to `wait` seconds for the first."""
@@ -462,10 +467,10 @@ class RayBackend(Backend):
             return False
         return slot.node_id not in alive
 
-    def answer(self, key: str, prune: bool) -> None:
+    def answer(self, key: str, value: Any) -> None:
         slot = self._running.get(key)
         if slot is not None:
-            slot.actor.answer.remote(prune)
+            slot.actor.answer.remote(value)
 
     def cancel(self, key: str, outcome: Outcome, message: str) -> None:
         slot = self._running.get(key)

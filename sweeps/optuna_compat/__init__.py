@@ -1,6 +1,3 @@
-"""Optuna compatibility: optuna studies imported as sweeps, sweeps exported to optuna
-storages (`transfer`)."""
-
-from sweeps.optuna_compat.transfer import export_sweep, import_studies, open_storage
-
-__all__ = ["export_sweep", "import_studies", "open_storage"]
+"""Optuna compatibility: define-by-run objectives on sweepbook's workers (`study`,
+`worker`, `distributions`), and optuna studies imported and sweeps exported (`transfer`).
+Modules are imported on use: the engine imports `distributions` without the rest."""

@@ -30,11 +30,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 
 import optuna
-from optuna.distributions import (
-    BaseDistribution,
-    distribution_to_json,
-    json_to_distribution,
-)
+from optuna.distributions import BaseDistribution
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -42,6 +38,7 @@ from sweeps import records
 from sweeps.errors import SweepsError
 from sweeps.mlflow_bridge import Transfer
 from sweeps.optimizer import TRIAL_STATE
+from sweeps.optuna_compat.distributions import from_json, to_json
 from tracking import Client, Metric, Run, RunStatus
 
 RUN_ID_ATTR = "sweepbook.run_id"
@@ -87,8 +84,7 @@ def _ms(when: dt.datetime | None) -> int | None:
 def _trial_tags(trial: FrozenTrial) -> dict[str, str]:
     tags = records.trial_tags(trial.number, 1, None)
     tags[records.OPTUNA_TRIAL_ID] = str(trial._trial_id)
-    tags[records.DISTRIBUTIONS] = json.dumps(
-        {k: json.loads(distribution_to_json(d)) for k, d in trial.distributions.items()})
+    tags[records.DISTRIBUTIONS] = to_json(trial.distributions)
     for key, value in trial.user_attrs.items():
         name = USER_ATTR_PREFIX + key if key.startswith(_USER_TAG_PREFIXES) else key
         tags[name] = value if isinstance(value, str) else json.dumps(value, default=str)
@@ -208,15 +204,34 @@ def _sweep_tags(study: optuna.Study, names: Sequence[str],
     return tags
 
 
+def sweep_trials(client: Client, sweep: Run) -> tuple[list[tuple[str, str]],
+                                                     list[FrozenTrial]]:
+    """A sweep's goals ([(metric, "minimize" | "maximize")]) and its trials as optuna
+    trials (the last attempt of each that started; the run id in system attr
+    `sweepbook.run_id`)."""
+    from sweeps.report.data import load_sweep
+    data = load_sweep(client, sweep.info.run_id)
+    goals = list(data.goals)
+    if not goals:
+        raise SweepsError(f"sweep {sweep.info.run_id} records no metric to optimize")
+    final = {r.number: r for r in records.load_trials(client, sweep)}  # last attempt wins
+    history: dict[str, dict[int, float]] = {}  # the first point of each step: the last
+    stored = sorted(client.get_metric_histories([r.run_id for r in final.values()]),
+                    key=lambda p: -p[1].timestamp)  # may be the trial's value
+    for run_id, m in stored:
+        if m.key == goals[0][0] and len(goals) == 1:
+            history.setdefault(run_id, {})[m.step] = m.value
+    trials = (_frozen_trial(record, [n for n, _ in goals], data.distributions,
+                            history.get(record.run_id, {}))
+              for _, record in sorted(final.items()))
+    return goals, [t for t in trials if t is not None]
+
+
 def export_sweep(client: Client, sweep: Run, url: str, study_name: str | None = None
                  ) -> Transfer:
     """Add a sweep's trials (the last attempt of each) to the optuna study `study_name`
     (default: the sweep's run name) in the storage at `url`, created when missing."""
-    from sweeps.report.data import load_sweep
-    data = load_sweep(client, sweep.info.run_id)
-    goals = data.goals
-    if not goals:
-        raise SweepsError(f"sweep {sweep.info.run_id} records no metric to optimize")
+    goals, trials = sweep_trials(client, sweep)
     name = study_name or sweep.info.run_name
     storage = open_storage(url, create=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -234,22 +249,10 @@ def export_sweep(client: Client, sweep: Run, url: str, study_name: str | None = 
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         study.set_metric_names([n for n, _ in goals])
     done = {t.system_attrs.get(RUN_ID_ATTR) for t in study.get_trials(deepcopy=False)}
-    final = {r.number: r for r in records.load_trials(client, sweep)}  # last attempt wins
-    todo = [r for _, r in sorted(final.items()) if r.run_id not in done]
-    history: dict[str, dict[int, float]] = {}  # the first point of each step: the last
-    stored = sorted(client.get_metric_histories([r.run_id for r in todo]),  # may be the value
-                    key=lambda p: -p[1].timestamp)
-    for run_id, m in stored:
-        if m.key == goals[0][0] and len(goals) == 1:
-            history.setdefault(run_id, {})[m.step] = m.value
-    added = points = 0
-    for record in todo:
-        frozen = _frozen_trial(record, [n for n, _ in goals], data.distributions,
-                               history.get(record.run_id, {}))
-        if frozen is not None:
-            study.add_trial(frozen)
-            added, points = added + 1, points + len(frozen.intermediate_values)
-    return Transfer(added, 0, points, name)
+    todo = [t for t in trials if t.system_attrs[RUN_ID_ATTR] not in done]
+    for trial in todo:
+        study.add_trial(trial)
+    return Transfer(len(todo), 0, sum(len(t.intermediate_values) for t in todo), name)
 
 
 def _frozen_trial(record: records.TrialRecord, names: Sequence[str],
@@ -264,9 +267,8 @@ def _frozen_trial(record: records.TrialRecord, names: Sequence[str],
         state, values = TrialState.FAIL if state is TrialState.COMPLETE else state, None
     if state not in (TrialState.COMPLETE, TrialState.PRUNED):
         values = None
-    stored = json.loads(record.run.data.tags.get(records.DISTRIBUTIONS, "{}"))
-    distributions = {k: json_to_distribution(json.dumps(stored[k])) if k in stored
-                     else inferred[k] for k, v in record.params.items()
+    stored = from_json(record.run.data.tags.get(records.DISTRIBUTIONS, "{}"))
+    distributions = {k: stored.get(k) or inferred[k] for k in record.params
                      if k in stored or k in inferred}
     info = record.run.info
     tags = record.run.data.tags

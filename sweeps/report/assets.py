@@ -67,6 +67,10 @@ td.files a { margin-right:10px; overflow-wrap:anywhere; }
 .runs td.st-FAILED, .runs td.st-KILLED { color:var(--bad); }
 .runs td.st-PRUNED { color:#b9770e; }
 .runs .pager button { margin:0 3px; }
+.toolbar { display:flex; gap:8px; align-items:center; margin:4px 0; font-size:12.5px; }
+.toolbar button[aria-pressed=true] { background:var(--accent); color:#fff; }
+ul.warnings { margin:6px 0; padding-left:30px; }
+details.sweep > summary h2 { display:inline-block; border:0; margin:30px 0 0; }
 a.trial-link { color:var(--accent); }
 """
 
@@ -81,33 +85,31 @@ APP = r"""
   // -- figures: drawn when near the viewport, the rest in the background --------------
   var plots = Array.prototype.slice.call(document.querySelectorAll('div.plot[data-figure]'));
   function draw(div) {
-    if (div.getAttribute('data-drawn')) { return Promise.resolve(); }
+    if (div.getAttribute('data-drawn')) { return; }
     div.setAttribute('data-drawn', 'pending');
     var fig = readJson(div.getAttribute('data-figure'));
     var layout = fig.layout || {};
     layout.autosize = true;
-    return Plotly.newPlot(div, fig.data, layout, {responsive: true, displaylogo: false})
+    Plotly.newPlot(div, fig.data, layout, {responsive: true, displaylogo: false})
       .then(function () { div.setAttribute('data-drawn', 'yes'); },
             function (err) { div.setAttribute('data-drawn', 'error'); console.error(err); });
   }
-  var inView = [];
   if ('IntersectionObserver' in window) {
     var seen = new IntersectionObserver(function (entries) {
       entries.forEach(function (e) {
-        if (e.isIntersecting) { seen.unobserve(e.target); inView.push(draw(e.target)); }
+        if (e.isIntersecting) { seen.unobserve(e.target); draw(e.target); }
       });
     }, {rootMargin: '600px 0px'});
     plots.forEach(function (div) { seen.observe(div); });
   }
-  // The rest one at a time, when the browser is idle, once the figures in view are drawn:
-  // a figure below the fold never delays one the reader is looking at.
-  var idle = window.requestIdleCallback || function (f) { return setTimeout(f, 30); };
   var queue = plots.slice();
   function background() {
     var div = queue.shift();
-    if (div) { draw(div).then(function () { idle(background); }); }
+    if (!div) { return; }
+    draw(div);
+    setTimeout(background, 30);
   }
-  setTimeout(function () { Promise.all(inView).then(function () { idle(background); }); }, 200);
+  setTimeout(background, 200);
 
   // -- runs tables ----------------------------------------------------------------------
   var PAGE = 50;
@@ -176,6 +178,11 @@ APP = r"""
     if (this.filter) {
       rows = rows.filter(function (i) { return self.text[i].indexOf(self.filter) >= 0; });
     }
+    if (this.brush) {  // trials selected on the parallel coordinates
+      rows = rows.filter(function (i) {
+        return self.spec.final[i] && self.brush[self.spec.anchors[i]];
+      });
+    }
     return rows;
   };
   RunsTable.prototype.sortBy = function (col) {
@@ -242,7 +249,7 @@ APP = r"""
       if (spec.anchors[i] === number && spec.final[i]) { target = i; }
     }
     if (target < 0) { return null; }
-    this.filter = ''; this.search.value = ''; this.target = target;
+    this.filter = ''; this.search.value = ''; this.target = target; this.brush = null;
     this.page = Math.floor(this.order.indexOf(target) / PAGE);
     this.render();
     return document.getElementById(spec.prefix + '-trial-' + number);
@@ -253,6 +260,8 @@ APP = r"""
     var m = /^#(s\d+)-trial-(\d+)$/.exec(window.location.hash);
     if (!m || !tables[m[1]]) { return; }
     var row = tables[m[1]].show(parseInt(m[2], 10));
+    var folded = row && row.closest('details');
+    if (folded) { folded.open = true; }
     if (row) { row.scrollIntoView({block: 'center'}); }
   }
   window.addEventListener('hashchange', follow);
@@ -261,6 +270,130 @@ APP = r"""
     if (a && a.getAttribute('href') === window.location.hash) { follow(); }
   });
   follow();
+
+  // -- interactions: brushing, log-y and pruned toggles, the contour's axis picker --------
+  var specs = {};
+  function specOf(div) {
+    var id = div.getAttribute('data-figure');
+    if (!specs[id]) { specs[id] = readJson(id); }
+    return specs[id];
+  }
+  function drawn(div) { return div.getAttribute('data-drawn') === 'yes'; }
+  function whenDrawn(div, fn) {
+    if (drawn(div)) { fn(); return; }
+    var watch = new MutationObserver(function () {
+      if (drawn(div)) { watch.disconnect(); fn(); }
+    });
+    watch.observe(div, {attributes: true, attributeFilter: ['data-drawn']});
+  }
+  function toggle(bar, label, fn) {
+    var b = el('button', label); b.type = 'button'; b.setAttribute('aria-pressed', 'false');
+    b.addEventListener('click', function () {
+      var div = bar.nextSibling;
+      if (!drawn(div)) { return; }
+      var on = b.getAttribute('aria-pressed') !== 'true';
+      b.setAttribute('aria-pressed', on ? 'true' : 'false');
+      fn(div, on);
+    });
+    bar.appendChild(b);
+  }
+  function logY(div, on) {
+    var update = {};
+    Object.keys(div.layout).forEach(function (k) {
+      if (/^yaxis\d*$/.test(k)) { update[k + '.type'] = on ? 'log' : 'linear'; }
+    });
+    Plotly.relayout(div, update);
+  }
+  function hidePruned(div, on) {
+    var idx = [];
+    div.data.forEach(function (t, i) { if (t.legendgroup === 'PRUNED') { idx.push(i); } });
+    if (idx.length) { Plotly.restyle(div, {visible: on ? false : true}, idx); }
+  }
+  function picker(bar, variants) {
+    var select = el('select'); select.setAttribute('aria-label', 'Contour axes');
+    variants.forEach(function (v, i) {
+      var o = el('option', v.label); o.value = String(i); select.appendChild(o);
+    });
+    select.addEventListener('change', function () {
+      var div = bar.nextSibling, v = variants[parseInt(select.value, 10)];
+      if (!drawn(div)) { return; }
+      var layout = v.layout || {}; layout.autosize = true;
+      Plotly.react(div, v.data, layout, {responsive: true, displaylogo: false});
+    });
+    bar.appendChild(el('span', 'axes ', 'muted')); bar.appendChild(select);
+  }
+  function inRange(v, range) {
+    var ranges = Array.isArray(range[0]) ? range : [range];
+    return ranges.some(function (r) { return v >= r[0] && v <= r[1]; });
+  }
+  function brushed(div, numbers) {
+    var dims = div.data[0].dimensions, chosen = null;
+    dims.forEach(function (d) {
+      if (!d.constraintrange || !d.constraintrange.length) { return; }
+      chosen = chosen || numbers.map(function () { return true; });
+      d.values.forEach(function (v, i) {
+        if (!inRange(v, d.constraintrange)) { chosen[i] = false; }
+      });
+    });
+    if (!chosen) { return null; }
+    var set = {};
+    numbers.forEach(function (n, i) { if (chosen[i]) { set[n] = true; } });
+    return set;
+  }
+  function highlight(div, set, numbersOf) {
+    var idx = [], sel = [];
+    div.data.forEach(function (t, i) {
+      if (!/markers/.test(t.mode || '')) { return; }
+      var numbers = numbersOf(t);
+      if (!numbers) { return; }
+      idx.push(i);
+      sel.push(set ? numbers.reduce(function (a, n, j) {
+        if (set[n]) { a.push(j); } return a; }, []) : null);
+    });
+    if (idx.length) { Plotly.restyle(div, {selectedpoints: sel}, idx); }
+  }
+  function onBrush(prefix, set) {
+    if (tables[prefix]) {
+      tables[prefix].brush = set; tables[prefix].page = 0; tables[prefix].render();
+    }
+    var single = Object.keys(tables).length === 1;
+    plots.forEach(function (div) {
+      var id = div.getAttribute('data-figure');
+      if (!drawn(div)) { return; }
+      if (id.indexOf(prefix + '-history') === 0 || (single && id.indexOf('all-history') === 0)) {
+        highlight(div, set, function (t) { return t.x; });
+      } else if (id.indexOf(prefix + '-slice') === 0) {
+        highlight(div, set, function (t) {
+          return t.marker && Array.isArray(t.marker.color) ? t.marker.color : null;
+        });
+      }
+    });
+  }
+  plots.forEach(function (div) {
+    var spec = specOf(div), prefix = div.getAttribute('data-figure').split('-')[0];
+    if (spec.controls || spec.variants) {
+      var bar = el('div', null, 'toolbar');
+      div.parentNode.insertBefore(bar, div);
+      (spec.controls || []).forEach(function (c) {
+        if (c === 'logy') { toggle(bar, 'log y', logY); }
+        if (c === 'pruned') { toggle(bar, 'hide pruned', hidePruned); }
+      });
+      if (spec.variants) { picker(bar, spec.variants); }
+    }
+    if (spec.brush) {
+      whenDrawn(div, function () {
+        div.on('plotly_restyle', function () {
+          onBrush(prefix, brushed(div, spec.brush.numbers));
+        });
+      });
+    }
+  });
+  document.addEventListener('toggle', function (e) {
+    if (!e.target.open || !e.target.querySelectorAll) { return; }
+    e.target.querySelectorAll('div.plot').forEach(function (div) {
+      if (drawn(div)) { Plotly.Plots.resize(div); } else { draw(div); }
+    });
+  }, true);
   document.body.setAttribute('data-ready', 'yes');
 })();
 """

@@ -7,16 +7,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
 import os
 import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from sweeps import records
+from sweeps.report import compare, page
 from sweeps.report import data as sd
 from sweeps.report import figures as sf
-from sweeps.report import page
 from sweeps.report.assets import APP, STYLE
 from sweeps.report.page import SweepView, esc
 from sweeps.report.study import to_study
@@ -71,14 +77,15 @@ def write_sweep_report(client: Client, sweep_run_id: str,
     return target
 
 
-def _view(client: Client, index: int, data: sd.SweepData) -> tuple[SweepView, object]:
+def _view(client: Client, index: int,
+          data: sd.SweepData) -> tuple[SweepView, object, sf.Scores]:
     best = sd.best_numbers(data)
     ranked = sd.ranked_numbers(data)
     study = to_study(data, name=data.label if index == 0 else f"{data.label} [{index + 1}]")
     figures: list[sf.Figure] = [sf.parallel_figure(data, best)]
-    importance, order = sf.importance_figures(data, study)
+    importance, order, scores = sf.importance_figures(data, study)
     figures += importance
-    figures += [sf.slice_figure(data, best), sf.contour_figure(data, order, best)]
+    figures += [sf.slice_figure(data, best), sf.contour_figure(data, order, best, scores)]
     final = data.final
     numbers = sd.sample_numbers(data, sf.CURVES_LIMIT, keep=[*best, *ranked[:20]])
     run_ids = final.loc[final["number"].isin(numbers), "run_id"].tolist()
@@ -92,46 +99,57 @@ def _view(client: Client, index: int, data: sd.SweepData) -> tuple[SweepView, ob
     models = {run_id: found for run_id in best_runs
               if (found := client.search_model_versions(f"run_id = '{run_id}'"))}
     return SweepView(index, data, sd.summarize(data), best, figures, artifacts,
-                     models), study
+                     models), study, scores
 
 
-def render_report(client: Client, sweep_run_ids: Sequence[str], report_dir: Path) -> str:
-    """The report's HTML text (see write_report)."""
+def render_report(client: Client, sweep_run_ids: Sequence[str],
+                  report_dir: Path) -> tuple[str, list[SweepView]]:
+    """The report's HTML text and the views it was drawn from (see write_report)."""
     from plotly.offline import get_plotlyjs
 
     if not sweep_run_ids:
         raise ValueError("write_report: give at least one sweep run id")
     loaded = [sd.load_sweep(client, run_id) for run_id in sweep_run_ids]
-    views, studies = [], []
+    views, studies, scores = [], [], []
     for index, data in enumerate(loaded):
-        view, study = _view(client, index, data)
+        view, study, score = _view(client, index, data)
         views.append(view)
         studies.append(study)
+        scores.append(score)
     comparing = len(views) > 1
     scripts: list[str] = []
     body: list[str] = [page.summary_section(views), page.best_section(views, report_dir)]
+    nav = [("summary", "Summary"), ("best", "Best"), ("history", "History")]
+    if comparing:
+        body.insert(0, page._section("diff", "Config diff", compare.config_diff_html(views)))
+        nav.insert(0, ("diff", "Config diff"))
     history_html = []
     for figure in sf.history_figures(loaded, studies):
         block, script = page.figure_html(figure, "all")
         history_html.append(block)
         scripts.append(script)
-    if comparing:
-        for view, study in zip(views, studies, strict=True):
-            for figure in sf.history_figures([view.data], [study]):
-                block, script = page.figure_html(figure, view.prefix)
-                history_html.append(block.replace("<h3>", f"<h3>{esc(view.data.label)}: ", 1))
-                scripts.append(script)
     body.append(page._section("history", "3. Optimization history" +
                               (" (overlaid)" if comparing else ""), "".join(history_html)))
-    nav = [("summary", "Summary"), ("best", "Best"), ("history", "History")]
+    if comparing:
+        body.append(page._section("importance", "4. Parameter importance, side by side",
+                                  compare.importance_html(views, scores)))
+        nav.append(("importance", "Importance"))
     titles = {"parallel": "4. Parallel coordinates", "importance": "5. Parameter importance",
               "slice": "6. Slices and contour", "curves": "7. Learning curves",
               "timeline": "8. Timeline", "pareto": "9. Pareto front"}
-    for view in views:
+    for view, study in zip(views, studies, strict=True):
         if comparing:
-            body.append(f'<h2 class="sweep" id="{view.prefix}">Sweep {view.index + 1}: '
-                        f"{esc(view.data.label)}</h2>")
+            body.append(f'<details class="sweep" id="{view.prefix}"><summary>'
+                        f'<h2 class="sweep">Sweep {view.index + 1}: {esc(view.data.label)}</h2>'
+                        "</summary>")
             nav.append((view.prefix, f"Sweep {view.index + 1}"))
+            own = []
+            for figure in sf.history_figures([view.data], [study]):
+                block, script = page.figure_html(figure, view.prefix)
+                own.append(block)
+                scripts.append(script)
+            body.append(page._section(f"{view.prefix}-history", "3. Optimization history",
+                                      "".join(own)))
         groups: dict[str, list[str]] = {}
         for figure in view.figures:
             group = figure.key.split("-")[0]
@@ -152,6 +170,8 @@ def render_report(client: Client, sweep_run_ids: Sequence[str], report_dir: Path
         if not comparing:
             nav += [(f"{view.prefix}-runs", "Runs"), (f"{view.prefix}-failures", "Failures"),
                     (f"{view.prefix}-artifacts", "Artifacts")]
+        else:
+            body.append("</details>")
     plotly_js = get_plotlyjs()
     title = ("Comparison: " + " vs ".join(v.data.label for v in views)) if comparing else \
         f"Sweep report: {views[0].data.label}"
@@ -165,23 +185,50 @@ def render_report(client: Client, sweep_run_ids: Sequence[str], report_dir: Path
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
         f"<header><h1>{esc(title)}</h1><div class='muted'>Generated {esc(when)} by sweepbook "
-        f"from {esc(client.tracking_uri)}</div></header>",
+        f"from {esc(client.store.root)}</div></header>",
         f"<nav>{nav_html}</nav><main>", *body, "</main>", *[s for s in scripts if s],
-        f"<script>{plotly_js}</script><script>{APP}</script></body></html>\n"])
+        f"<script>{plotly_js}</script><script>{APP}</script></body></html>\n"]), views
 
 
-def write_report(client: Client, sweep_run_ids: Sequence[str],
-                 path: str | os.PathLike) -> Path:
-    """Write the HTML report of one sweep (or a comparison of several) to `path`.
+def _plain(value: Any) -> Any:
+    """`value` as JSON can hold it: numpy scalars as Python ones, NaN and inf as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
-    Creates parent folders and replaces the file atomically; returns the path.
 
-    >>> write_report(Client("runs"), [sweep_run_id], "reports/quickstart.html")
-    """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text = render_report(client, list(sweep_run_ids), target.parent)
-    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=target.parent)
+def _best_trial(data: sd.SweepData, number: int) -> dict[str, Any]:
+    row = data.final.loc[data.final["number"] == number].iloc[0]
+    params = {name: _plain(row[f"params.{name}"]) for name in data.params
+              if f"params.{name}" in row and not pd.isna(row[f"params.{name}"])}
+    return {"number": number, "run_id": row["run_id"], "params": params,
+            "values": {m: _plain(row[f"metrics.{m}"]) for m, _ in data.goals}}
+
+
+def report_summary(views: Sequence[SweepView], store: str) -> dict[str, Any]:
+    """The report's facts as plain JSON values, one entry per sweep (see write_report)."""
+    return {"store": store, "sweeps": [{
+        "sweep_id": v.data.run_id, "name": v.data.run_name, "experiment": v.data.experiment,
+        "status": v.data.status, "stop_reason": v.summary.stop_reason,
+        "metrics": [{"name": m, "goal": g} for m, g in v.data.goals],
+        "counts": v.summary.counts, "trials": v.summary.trials,
+        "attempts": v.summary.attempts, "wall_s": _plain(v.summary.wall_s),
+        "best": [_best_trial(v.data, n) for n in v.best], "config": v.data.config,
+    } for v in views]}
+
+
+def summary_path(report: Path) -> Path:
+    """Where a report's JSON summary goes: `x.html` -> `x.json` (`x.json` -> `x.json.json`)."""
+    if report.suffix == ".json":
+        return report.with_name(report.name + ".json")
+    return report.with_suffix(".json")
+
+
+def _replace(target: Path, text: str) -> None:
+    """Write `text` to `target` atomically (a temporary file beside it, then a rename)."""
+    fd, temp = tempfile.mkstemp(prefix=".report-", suffix=target.suffix, dir=target.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -193,4 +240,21 @@ def write_report(client: Client, sweep_run_ids: Sequence[str],
         except OSError:
             pass
         raise
+
+
+def write_report(client: Client, sweep_run_ids: Sequence[str],
+                 path: str | os.PathLike) -> Path:
+    """Write the HTML report of one sweep (or a comparison of several) to `path`, and its
+    summary (report_summary) beside it as JSON: `reports/x.html` -> `reports/x.json`.
+
+    Creates parent folders and replaces both files atomically; returns the HTML's path.
+
+    >>> write_report(Client("runs"), [sweep_run_id], "reports/quickstart.html")
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text, views = render_report(client, list(sweep_run_ids), target.parent)
+    summary = report_summary(views, client.store.root)
+    _replace(summary_path(target), json.dumps(summary, indent=2, default=str) + "\n")
+    _replace(target, text)
     return target

@@ -165,9 +165,9 @@ def parallel_figure(data: SweepData, best: Sequence[int]) -> Figure:
              "line": {"color": values, "colorscale": "Viridis",
                       "reversescale": goal == "minimize", "showscale": True,
                       "colorbar": {"title": {"text": plot_text(metric)}}},
-             "labelangle": -20}
+             "labelfont": {"size": 13}}
     figure = {"data": [trace], "layout": {"height": 460, "margin": {"t": 60, "l": 60,
-                                                                    "r": 60, "b": 30}},
+                                                                    "r": 100, "b": 30}},
               "brush": {"numbers": numbers}}
     caption = (f"Each line is a completed trial; brighter is better {metric}. Drag along any "
                "axis to select a range (drag again to add one, click the axis to clear): the "

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from sweeps import records
+from sweeps.advice import boundary_warnings
 from sweeps.failures import group_failures
 from sweeps.report.data import ArtifactFile, Summary, SweepData, failed_attempts
 from sweeps.report.figures import Figure
@@ -219,7 +220,16 @@ def summary_section(views: Sequence[SweepView]) -> str:
     rows = [(k, "".join(_td(p.get(k, ""), "wrap" if k in ("Environment", "Command line") else "")
                         for p in per_view)) for k in keys]
     head = ["", *[v.data.label for v in views]] if len(views) > 1 else ()
-    out = [_kv_table(rows, head)]
+    out = []
+    for view in views:
+        warnings = [w.message for w in boundary_warnings(view.data)]
+        if warnings:
+            who = f" ({view.data.label})" if len(views) > 1 else ""
+            out.append(f"<h3>What to try next{esc(who)}</h3>" + _warnings_html(warnings)
+                       + '<p class="caption">The best trials sit at the edge of the searched '
+                       "range: the optimum may lie outside it. <code>sweeps suggest "
+                       f"{esc(view.data.run_id[:8])}</code> prints a narrowed space.</p>")
+    out.append(_kv_table(rows, head))
     for view in views:
         who = f" of {view.data.label}" if len(views) > 1 else ""
         if view.data.note:
@@ -343,11 +353,18 @@ def _best_side_by_side(views: Sequence[SweepView]) -> str:
             f"{''.join(body)}</tbody></table></div>{note}")
 
 
+def _warnings_html(messages: Sequence[str]) -> str:
+    items = "".join(f"<li>{esc(m)}</li>" for m in messages)
+    return f'<ul class="notice warnings">{items}</ul>'
+
+
 def figure_html(figure: Figure, prefix: str) -> tuple[str, str]:
     """(HTML for the figure block, its JSON script block or '')."""
     key = f"{prefix}-{figure.key}"
     head = f"<h3>{esc(figure.title)}</h3>"
     caption = f'<p class="caption">{esc(figure.caption)}</p>' if figure.caption else ""
+    if figure.warnings:
+        head += _warnings_html(figure.warnings)
     if figure.figure is None:
         return (f'<div class="figure" id="{esc(key)}">{head}'
                 f'<p class="notice">{esc(figure.notice)}</p></div>', "")

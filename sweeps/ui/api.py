@@ -15,6 +15,7 @@
 | `GET /api/runs/{id}/artifacts/download`  | one file as an attachment (`?path=`)                 |
 | `GET /api/compare?run_ids=a,b`           | 2 to 100 runs side by side, with differing keys      |
 | `GET /api/sweeps/{id}/status`            | a sweep's counts by status, best trial, version      |
+| `GET /api/sweeps/{id}/advice`            | boundary warnings and a narrowed `space:` (YAML)     |
 | `GET /api/models`                        | registered models: latest version, aliases           |
 | `GET /api/models/{name}`                 | a model, its versions (run, lineage), alias history  |
 | `PATCH /api/runs/{id}`                   | set a note or tags (only with `--allow-edits`)       |
@@ -299,9 +300,9 @@ def api_index(state: UIState, request: Request) -> Any:
 @endpoint
 def list_experiments(state: UIState, request: Request) -> Any:
     try:
-        return {"experiments": _experiments(state), "root": state.root}
+        return {"experiments": _experiments(state), "root": state.shown_root()}
     except NoStore:  # no store yet: nothing to list
-        return {"experiments": [], "root": state.root}
+        return {"experiments": [], "root": state.shown_root()}
 
 
 def _experiment(state: UIState, request: Request) -> dict[str, Any]:
@@ -620,6 +621,20 @@ def _best_trial(client: Client, sweep: Run, metric: str, goal: str) -> dict[str,
 @endpoint
 def sweep_status(state: UIState, request: Request) -> Any:
     return sweep_status_data(state, request.path_params["run_id"])
+
+
+@endpoint
+def sweep_advice(state: UIState, request: Request) -> Any:
+    """`{warnings: [sentence], space: YAML}`: what the report's "what to try next" says."""
+    from sweeps.advice import boundary_warnings, space_yaml, suggest_space
+    from sweeps.report.data import load_sweep
+    client = state.client()
+    run = client.get_run(request.path_params["run_id"])
+    if not records.is_sweep(run):
+        raise ApiError(404, f"run {run.info.run_id} is not a sweep")
+    data = load_sweep(client, run.info.run_id)
+    return {"warnings": [w.message for w in boundary_warnings(data)],
+            "space": space_yaml(suggest_space(data)) if data.distributions else ""}
 
 
 # -- edits ---------------------------------------------------------------------------------

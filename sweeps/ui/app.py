@@ -87,6 +87,7 @@ def create_app(root: str | Path, *, allow_edits: bool = False,
         Route("/api/runs/{run_id}/artifacts/download", api.download_artifact),
         Route("/api/compare", api.compare),
         Route("/api/sweeps/{run_id}/status", api.sweep_status),
+        Route("/api/sweeps/{run_id}/advice", api.sweep_advice),
         Route("/api/models", api.list_models),
         Route("/api/models/{name}", api.get_model),
     ]
@@ -133,7 +134,7 @@ def serve(root: str | Path, *, host: str = "127.0.0.1", port: int = 5000,
         return 2
     app = create_app(root, allow_edits=allow_edits, hosts=_extra_hosts(host))
     shown = "127.0.0.1" if host in WILDCARD_HOSTS else host_name(host)
-    print(f"sweeps ui: http://{shown}:{port}/  (store: {app.state.ui.root}; "
+    print(f"sweeps ui: http://{shown}:{port}/  (store: {app.state.ui.shown_root()}; "
           f"{'edits allowed' if allow_edits else 'read-only'}; Ctrl-C to stop)", flush=True)
     config = uvicorn.Config(app, host=host.strip("[]"), port=port, log_level="warning",
                             proxy_headers=False, server_header=False)

@@ -49,6 +49,14 @@ class UIState:
                 self._client = Client(store=store)
             return self._client
 
+    def shown_root(self) -> str:
+        """The store for pages and messages: the opened store's root, which has no password;
+        before the store exists, the root as given unless it is a server's URI."""
+        try:
+            return self.client().store.root
+        except NoStore:
+            return self.root if "://" not in self.root else "a database not reachable yet"
+
     def writer(self) -> Client:
         """A writable Client, for edits of notes and tags only."""
         assert self.allow_edits, "writer() without --allow-edits"

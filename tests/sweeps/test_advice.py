@@ -28,7 +28,7 @@ def edge(params):
     n_trees's at the last choice; y's inside."""
     import math
     return {"loss": 20.0 * (params["x"] - 2.0) ** 2 + 80.0 * (params["y"] - 0.5) ** 2
-            + 2.0 * (math.log10(params["lr"]) - 1.0) ** 2 + 2000.0 / params["n_trees"]}
+            + 4.0 * (math.log10(params["lr"]) - 1.0) ** 2 + 5000.0 / params["n_trees"]}
 
 
 def inside(params):

@@ -152,7 +152,7 @@ def test_two_sweeps_of_one_experiment_keep_two_reports(project, make_config):
         result = sweeps_cli("run", str(path), "--quiet", "--set", f"name={name}")
         assert result.returncode == 0, result.stderr
     second, first = _sweep_ids(project)
-    per_sweep = sorted(p.name for p in (project / "reports" / "test").iterdir())
+    per_sweep = sorted(p.name for p in (project / "reports" / "test").glob("*.html"))
     assert per_sweep == sorted([f"first-{first[:8]}.html", f"second-{second[:8]}.html"])
     latest = project / "reports" / "test.html"
     assert second in latest.read_text() and first not in latest.read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from sweeps.cli import main
 from sweeps.config import parse_config
 from sweeps.errors import ConfigError, SweepError
 from sweeps.promote import promote
-from tests.sweeps.conftest import sweep_config
+from tests.sweeps.conftest import REPO, sweep_config
 
 IRIS_SPACE = {"n_estimators": {"type": "int", "low": 5, "high": 20},
               "max_depth": {"type": "int", "low": 2, "high": 6},
@@ -35,12 +36,26 @@ def iris_sweep(project):
     return sweeps.run(iris_config(), tracking_uri=project / "runs")
 
 
-def test_register_block_promotes_the_best_trial_at_the_end(project):
-    result = sweeps.run(iris_config(register={"name": "iris-rf"}), tracking_uri=project / "runs")
+@pytest.fixture(scope="module")
+def shared_store(tmp_path_factory):
+    """The store of one iris sweep, shared by the tests that only read it."""
+    folder = tmp_path_factory.mktemp("iris")
+    shutil.copytree(REPO / "examples", folder / "examples")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(folder)
+        patch.delenv("SWEEPS_TRACKING_URI", raising=False)
+        sweeps.run(iris_config(), tracking_uri=folder / "runs")
+    return folder / "runs"
+
+
+def test_register_block_promotes_the_best_trial_at_the_end(project, monkeypatch):
+    store = project / "store"  # not ./runs: nothing may fall back to the default store
+    result = sweeps.run(iris_config(register={"name": "iris-rf"}), tracking_uri=store)
     promotion = result.promotion
     assert (promotion.name, promotion.version, promotion.alias, promotion.trial) == (
         "iris-rf", 1, "champion", result.best_trial)
-    client = tracking.Client(project / "runs")
+    assert not (project / "runs").exists()
+    client = tracking.Client(store)
     champion = client.get_model_version_by_alias("iris-rf", "champion")
     best_run = result.trials.set_index("tags.trial.number").loc[str(result.best_trial), "run_id"]
     assert champion.run_id == best_run and champion.source == f"runs:/{best_run}/model"
@@ -54,9 +69,17 @@ def test_register_block_promotes_the_best_trial_at_the_end(project):
     assert champion.tags["lineage.objective"] == f"accuracy={result.best_value:.6g}"
     assert "lineage.code_version" in champion.tags
     X, _ = load_iris(return_X_y=True)
+    monkeypatch.setenv("SWEEPS_TRACKING_URI", str(store))  # where models:/ URIs resolve
     model = tracking.sklearn.load_model("models:/iris-rf@champion")
     assert np.array_equal(model.predict(X), tracking.sklearn.load_model(
         f"runs:/{best_run}/model").predict(X))
+    assert promotion.importance == "importance/permutation.csv"
+    table = (client.artifact_dir(best_run) / promotion.importance).read_text().splitlines()
+    assert table[0] == "feature,importance_mean,importance_std"
+    assert {row.split(",")[0] for row in table[1:]} == set(load_iris().feature_names)
+    figure = json.loads((client.artifact_dir(best_run) / "importance/permutation.json")
+                        .read_text())
+    assert figure["data"][0]["type"] == "bar"
     history = client.get_alias_history("iris-rf")
     assert [(h.from_version, h.to_version) for h in history] == [(None, 1)]
     assert f"best trial {result.best_trial}" in history[0].reason
@@ -100,8 +123,8 @@ def test_promote_a_chosen_trial_moves_the_alias(iris_sweep, project, capsys):
     (["models", "history", "nope"], "registered model 'nope' not found"),
     (["models", "alias", "iris", "champion", "x"], "positive integer"),
 ])
-def test_bad_input_is_one_line_and_exit_2(iris_sweep, project, capsys, argv, message):
-    assert main([*argv, "--root", str(project / "runs")]) == 2
+def test_bad_input_is_one_line_and_exit_2(shared_store, capsys, argv, message):
+    assert main([*argv, "--root", str(shared_store)]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
 
@@ -145,3 +168,33 @@ def test_the_register_block_is_validated_with_the_config():
         parse_config(sweep_config("m:f", metric=None, register={},
                                   metrics=[{"name": "a", "goal": "minimize"},
                                            {"name": "b", "goal": "maximize"}]))
+
+
+REGISTERING_OBJECTIVE = '''
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+import tracking
+import tracking.sklearn
+
+
+def fit(params):
+    X, y = load_iris(return_X_y=True)
+    model = LogisticRegression(C=params["x"] + 0.1, max_iter=500).fit(X, y)
+    tracking.sklearn.log_model(model, name="model", registered_model_name="in-trial")
+    return 1 - model.score(X, y)
+'''
+
+
+def test_trials_registering_at_once_get_distinct_versions_with_lineage(project):
+    (project / "registering.py").write_text(REGISTERING_OBJECTIVE)
+    result = sweeps.run(sweep_config("registering:fit", budget={"trials": 4}),
+                        tracking_uri=project / "runs")
+    assert result.status == "FINISHED"
+    client = tracking.Client(project / "runs")
+    versions = client.search_model_versions("name = 'in-trial'")
+    assert [v.version for v in versions] == [1, 2, 3, 4]
+    assert sorted(v.run_id for v in versions) == sorted(result.trials["run_id"])
+    assert {v.tags["lineage.parent_run_id"] for v in versions} == {result.sweep_run_id}
+    promoted = promote(client, result.sweep_run_id)  # no eval set kept: nothing to explain
+    assert (promoted.name, promoted.importance) == ("test", None)

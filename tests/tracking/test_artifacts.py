@@ -13,7 +13,7 @@ import pytest
 
 from tracking.artifacts import (
     clean_artifact_path,
-    download_artifacts,
+    copy_artifacts,
     list_artifacts,
     log_artifact,
     log_artifacts,
@@ -180,7 +180,7 @@ def test_download_artifacts_refuses_payload(lay: Layout, payload: str) -> None:
     write_artifact(lay.run, "x", "in the run")
     lay.before_tmp = _tree(lay.tmp)
     with pytest.raises(ArtifactPathError):
-        download_artifacts(lay.run, payload, lay.tmp / "dl")
+        copy_artifacts(lay.run, payload, lay.tmp / "dl")
     lay.assert_untouched()
 
 
@@ -272,7 +272,7 @@ def test_planted_link_refused_for_every_operation(lay: Layout, kind: str) -> Non
         with pytest.raises(ArtifactPathError, match="symbolic link"):
             write_artifact(lay.run, target, b"pwned")
         with pytest.raises(ArtifactPathError, match="symbolic link"):
-            download_artifacts(lay.run, target, lay.tmp / "dl")
+            copy_artifacts(lay.run, target, lay.tmp / "dl")
         with pytest.raises(ArtifactPathError, match="symbolic link"):
             list_artifacts(lay.run, target)
         with pytest.raises(ArtifactPathError, match="symbolic link"):
@@ -297,7 +297,7 @@ def test_planted_link_skipped_when_listing_and_downloading_everything(
     _plant(lay, kind)
     assert list_artifacts(lay.run) == [FileInfo("real.txt", False, 4)]
     dl = lay.tmp / "dl"
-    assert download_artifacts(lay.run, None, dl) == str(dl)
+    assert copy_artifacts(lay.run, None, dl) == str(dl)
     assert sorted(os.listdir(dl)) == ["real.txt"]
     assert not any(p.is_symlink() for p in dl.rglob("*"))
 
@@ -466,19 +466,19 @@ def test_download_file_folder_and_everything(lay: Layout) -> None:
     write_artifact(lay.run, "plots/roc/roc.json", "{}")
     write_artifact(lay.run, "plots/loss.json", "[]")
     dl = lay.tmp / "dl"
-    one = download_artifacts(lay.run, "plots/roc/roc.json", dl)
+    one = copy_artifacts(lay.run, "plots/roc/roc.json", dl)
     assert one == str(dl / "plots" / "roc" / "roc.json")
     assert Path(one).read_text() == "{}"
-    folder = download_artifacts(lay.run, "plots", lay.tmp / "dl2")
+    folder = copy_artifacts(lay.run, "plots", lay.tmp / "dl2")
     assert folder == str(lay.tmp / "dl2" / "plots")
     assert _tree(Path(folder)) == _tree(lay.run / "plots")
-    everything = download_artifacts(lay.run, None, lay.tmp / "dl3")
+    everything = copy_artifacts(lay.run, None, lay.tmp / "dl3")
     assert _tree(Path(everything)) == _tree(lay.run)
     with pytest.raises(NotFoundError):
-        download_artifacts(lay.run, "missing.txt", dl)
+        copy_artifacts(lay.run, "missing.txt", dl)
     with pytest.raises(NotFoundError):
-        download_artifacts(lay.tmp / "no_such_run", "x", dl)
-    assert download_artifacts(lay.tmp / "no_such_run", None, lay.tmp / "dl4") == str(
+        copy_artifacts(lay.tmp / "no_such_run", "x", dl)
+    assert copy_artifacts(lay.tmp / "no_such_run", None, lay.tmp / "dl4") == str(
         lay.tmp / "dl4"
     )
 
@@ -522,9 +522,9 @@ def test_linked_run_or_experiment_folder_refused_for_every_operation(
     with pytest.raises(ArtifactPathError, match="symbolic link"):
         list_artifacts(run)
     with pytest.raises(ArtifactPathError, match="symbolic link"):
-        download_artifacts(run, "secret.txt", lay.tmp / "dl")
+        copy_artifacts(run, "secret.txt", lay.tmp / "dl")
     with pytest.raises(ArtifactPathError, match="symbolic link"):
-        download_artifacts(run, None, lay.tmp / "dl2")
+        copy_artifacts(run, None, lay.tmp / "dl2")
     with pytest.raises(ArtifactPathError, match="symbolic link"):
         open_artifact(run, "secret.txt")
     lay.assert_untouched()
@@ -547,10 +547,10 @@ def test_hard_linked_file_never_listed_read_or_copied_out(lay: Layout) -> None:
     os.link(lay.outside / "canary.txt", lay.run / "secret.txt")
     assert list_artifacts(lay.run) == [FileInfo("real.txt", False, 4)]
     with pytest.raises(InvalidInputError, match="hard links"):
-        download_artifacts(lay.run, "secret.txt", lay.tmp / "dl")
+        copy_artifacts(lay.run, "secret.txt", lay.tmp / "dl")
     with pytest.raises(InvalidInputError, match="hard links"):
         open_artifact(lay.run, "secret.txt")
-    everything = download_artifacts(lay.run, None, lay.tmp / "all")
+    everything = copy_artifacts(lay.run, None, lay.tmp / "all")
     assert sorted(os.listdir(everything)) == ["real.txt"]
 
 

@@ -99,3 +99,16 @@ def test_a_newer_database_is_refused_and_left_alone(root):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
     finally:
         conn.close()
+
+
+def test_a_read_only_open_upgrades_an_older_store_first(root):
+    """The UI opens stores read-only: an older store is upgraded once, then read."""
+    path = build(root, SCHEMA_VERSION - 1)
+    store = SqliteStore(root, read_only=True)
+    assert store.search_registered_models() == []  # a table of the newest schema
+    conn = sqlite3.connect(path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    finally:
+        conn.close()
+

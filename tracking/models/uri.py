@@ -118,7 +118,7 @@ def download_artifacts(artifact_uri: str | None = None, run_id: str | None = Non
         source, path = run_folder(_runs_uri(uri, scheme, client), client)
     destination = (os.fspath(dst_path) if dst_path is not None
                    else tempfile.mkdtemp(prefix="tracking-"))
-    return artifacts.download_artifacts(source, path or None, destination)
+    return artifacts.copy_artifacts(source, path or None, destination)
 
 
 @contextlib.contextmanager
@@ -141,4 +141,4 @@ def local_model_dir(model_uri: str) -> Iterator[Path]:
     client = Client()
     run_dir, path = run_folder(_runs_uri(uri, scheme, client), client)
     with tempfile.TemporaryDirectory(prefix="tracking-model-") as tmp:
-        yield Path(artifacts.download_artifacts(run_dir, path or None, tmp))
+        yield Path(artifacts.copy_artifacts(run_dir, path or None, tmp))

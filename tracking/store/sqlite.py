@@ -18,6 +18,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
@@ -84,6 +85,7 @@ class SqliteStore(RegistrySql, Store):
             if read_only:
                 if not os.path.exists(self.path):
                     raise StoreError(f"tracking store: no database at {self.path}")
+                _migrate_older_schema(self.root, self.path)
                 uri = Path(self.path).as_uri() + "?mode=ro"
                 self._conn = sqlite3.connect(uri, uri=True, check_same_thread=False,
                                              isolation_level=None)
@@ -518,6 +520,24 @@ class SqliteStore(RegistrySql, Store):
                 metrics[rid][key] = _value(value, nan)
         return [self._run_from_row(row, params[row[0]], metrics[row[0]], tags[row[0]])
                 for row in rows]
+
+
+def _migrate_older_schema(root: str, path: str) -> None:
+    """Before a read-only open: bring an older schema up to date once, through a writable
+    connection, so readers (the UI) see the tables this version expects. A store this
+    process may not write keeps its version and is refused in one line."""
+    try:
+        with closing(sqlite3.connect(Path(path).as_uri() + "?mode=ro", uri=True)) as conn:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.Error:
+        return  # the read-only open reports it
+    if version >= SCHEMA_VERSION:
+        return
+    if not os.access(path, os.W_OK):
+        raise StoreError(f"tracking store: {path} has schema version {version}, older than "
+                         f"{SCHEMA_VERSION}, and cannot be upgraded read-only; open it once "
+                         "with write access (any writing sweepbook command upgrades it)")
+    SqliteStore(root)._conn.close()
 
 
 def _reset_open_lock_in_child() -> None:

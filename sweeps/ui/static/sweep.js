@@ -16,9 +16,10 @@
   const meta = el("p", { class: "meta", id: "sweep-meta" });
   const counts = el("div", { class: "counts", id: "counts" });
   const best = el("p", { id: "best" });
+  const advice = el("ul", { id: "advice", class: "advice" });
   const frame = el("iframe", { id: "report", title: "Sweep report", sandbox: "allow-scripts",
     class: "report" });
-  main.append(heading, meta, counts, best, el("section", { class: "card report-card" },
+  main.append(heading, meta, counts, best, advice, el("section", { class: "card report-card" },
     el("h2", {}, "Report ", el("span", { class: "muted small", id: "report-state" })), frame));
 
   function reloadReport() {
@@ -71,6 +72,18 @@
       reloadReport();
     }
     if (s.status === "RUNNING") setTimeout(poll, POLL_MS);
+    else showAdvice();
+  }
+
+  async function showAdvice() {  // the report's boundary warnings, once the sweep is over
+    let a;
+    try {
+      a = await api(`/api/sweeps/${encodeURIComponent(runId)}/advice`);
+    } catch (error) {
+      return;  // the report below says the same
+    }
+    clear(advice);
+    for (const text of a.warnings) advice.append(el("li", { text }));
   }
 
   poll();

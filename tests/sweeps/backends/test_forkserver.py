@@ -43,6 +43,14 @@ OBJECTIVES = textwrap.dedent('''
         return 0.0
 
 
+    def logs_elsewhere(params):
+        """Logs to a store of its own and leaves the run open: written at the worker's exit."""
+        client = tracking.Client(params["log"])
+        run = client.create_run(client.get_or_create_experiment("side"))
+        client.log_metric(run.info.run_id, "seen", 1.0)
+        return 0.0
+
+
     def sleeps(params, trial):
         Path(params["log"], str(os.getpid())).write_text(str(os.getppid()))
         time.sleep(60)
@@ -142,3 +150,13 @@ def test_spawned_workers_where_fork_is_off_still_fail_alone(objectives, make_con
     assert "worker process exited with code 7" in trials[0].data.tags[records.ERROR]
     assert all(trials[n].info.status is tracking.RunStatus.FINISHED for n in (1, 2))
     assert {ppid for _, ppid, _ in _ran(log).values()} == {os.getpid()}  # spawned by us
+
+
+def test_a_forked_worker_runs_the_exit_handlers_when_it_ends(objectives, make_config):
+    side = objectives / "side-runs"
+    result = sweeps.run(_config(make_config, "logs_elsewhere", side, budget={"trials": 1},
+                                execution={"workers": 1}))
+    assert result.status == "FINISHED"
+    client = tracking.Client(side)
+    runs = client.search_runs([client.get_experiment_by_name("side").experiment_id])
+    assert [r.data.metrics.get("seen") for r in runs] == [1.0]

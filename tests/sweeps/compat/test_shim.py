@@ -66,7 +66,9 @@ def test_an_unchanged_wandb_program_runs_and_hyperband_prunes_it(project):
         assert float(run.data.params["x"]) == pytest.approx(NormalDist().inv_cdf(latent))
         steps = [m.step for m in client.get_metric_history(trial.run_id, "loss")]
         if run.info.status is tracking.RunStatus.PRUNED:
-            assert len(steps) < 9
+            # hyperband's bands here are at 3 and 9 logged values: a trial may be pruned at
+            # its last step, and a prune answer may arrive a step or two late under load
+            assert steps == list(range(len(steps))) and len(steps) >= 3
         else:
             assert steps == list(range(9))
             summary = client.artifact_dir(trial.run_id) / "wandb-summary.json"

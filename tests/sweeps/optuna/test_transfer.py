@@ -13,7 +13,8 @@ from optuna.trial import TrialState
 
 from sweeps import records
 from sweeps.cli import main
-from sweeps.optuna_compat import export_sweep, import_studies
+from sweeps.optuna_compat.distributions import from_json
+from sweeps.optuna_compat.transfer import export_sweep, import_studies
 from sweeps.report import write_sweep_report
 from tracking import Client, RunStatus
 
@@ -73,9 +74,7 @@ def test_import_copies_every_field_of_every_trial(study_url: str, tmp_path: Path
         assert run.info.status is STATUS[trial.state], trial.number
         assert stored[trial.number].params == trial.params  # typed: int, float, str
         assert run.data.tags[records.OPTUNA_TRIAL_ID] == str(trial._trial_id)
-        distributions = json.loads(run.data.tags[records.DISTRIBUTIONS])
-        assert {k: optuna.distributions.json_to_distribution(json.dumps(v))
-                for k, v in distributions.items()} == trial.distributions
+        assert from_json(run.data.tags[records.DISTRIBUTIONS]) == trial.distributions
         if trial.user_attrs:
             assert run.data.tags["note"] == trial.user_attrs["note"]
             assert json.loads(run.data.tags["sizes"]) == [1, 2]
@@ -185,3 +184,17 @@ def test_the_cli_imports_and_says_what_is_wrong_in_one_line(study_url: str, tmp_
     assert main(["import", "optuna", missing, "--root", root]) == 2
     assert "no optuna storage" in capsys.readouterr().err
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_a_journal_storage_imports_as_an_rdb_one_does(tmp_path: Path):
+    from optuna.storages.journal import JournalFileBackend
+    path = tmp_path / "optuna.log"
+    storage = optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    study = optuna.create_study(study_name="journal", storage=storage)
+    study.optimize(lambda t: t.suggest_int("n", 0, 9) ** 2, n_trials=5)
+    client = Client(tmp_path / "runs")
+    [done] = import_studies(client, str(path))
+    assert done.created == 6
+    stored = records.load_trials(client, records.find_sweep(client, "journal"))
+    assert [r.params for r in stored] == [t.params for t in study.trials]
+    assert [r.run.data.metrics["value"] for r in stored] == [t.value for t in study.trials]

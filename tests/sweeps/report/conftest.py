@@ -89,6 +89,19 @@ def quad_sweep_b(project: Project) -> str:
 
 
 @pytest.fixture(scope="session")
+def edge_sweep(project: Project) -> str:
+    """60 completed trials whose best x sits at the high edge of its range."""
+    return project.run("edge", {
+        "experiment": "edge", "objective": "report_objectives:edge",
+        "metric": {"name": "loss", "goal": "minimize"},
+        "space": {"x": {"type": "float", "low": 0.0, "high": 1.0},
+                  "y": {"type": "float", "low": 0.0, "high": 1.0},
+                  "z": {"type": "float", "low": 0.0, "high": 1.0}},
+        "sampler": {"type": "tpe", "seed": 0}, "budget": {"trials": 60},
+        "execution": {"workers": 2}, "report": False})
+
+
+@pytest.fixture(scope="session")
 def tiny_sweep(project: Project) -> str:
     return project.run("tiny", quad_config("tiny", trials=4))
 

@@ -91,3 +91,8 @@ def nasty(params: dict, trial: sweeps.Trial) -> dict:
     if params["choice"] == PAYLOADS[0] and trial.number % 2:
         raise ValueError(f"bad choice {payload}")
     return {"loss": params["x"] + (0.5 if params["choice"] == PAYLOADS[1] else 0.0)}
+
+
+def edge(params: dict) -> dict:
+    """The optimum of x lies above its range [0, 1]; y's inside; z does not matter."""
+    return {"loss": 20.0 * (params["x"] - 2.0) ** 2 + 80.0 * (params["y"] - 0.5) ** 2}

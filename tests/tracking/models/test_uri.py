@@ -89,3 +89,10 @@ def test_loading_a_local_folder_opens_no_store(tmp_path, iris, monkeypatch):
     assert not (tmp_path / "runs").exists()
     with pytest.raises(InvalidInputError, match="whole file system"):
         download_artifacts(artifact_uri="/")
+
+
+def test_tracking_artifacts_download_artifacts_is_mlflows(logged, tmp_path):
+    import tracking.artifacts
+    got = tracking.artifacts.download_artifacts(artifact_uri=f"runs:/{logged}/notes",
+                                                dst_path=tmp_path / "d")
+    assert Path(got) == tmp_path / "d" / "notes" and Path(got).is_dir()

@@ -1,0 +1,150 @@
+"""`sweeps.create_study`: optuna's `create_study`, whose `optimize` runs define-by-run
+trials on sweepbook's workers, each a tracked child run of a sweep.
+
+The returned `Study` is an `optuna.Study` on the same storage, sampler and pruner as the
+one optuna's `create_study` made (`.optuna_study`), overriding only `optimize`, so
+`best_trial`, `best_params`, `trials`, `trials_dataframe`, `enqueue_trial`,
+`set_user_attr`, `add_trial` and `optuna.visualization` behave as optuna's. `storage=`
+is optuna's own storage, used for the study as optuna uses it; the runs go to the
+tracking store (`tracking_uri=`).
+
+The objective (a module-level function, a lambda or a closure from a script's `__main__`)
+is shipped to the workers with cloudpickle, once per trial spec; the coordinator's study
+answers each `suggest_*` (see `sweeps.optuna_compat.worker`) and runs the callbacks.
+
+    import sweeps
+    study = sweeps.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=0))
+    study.optimize(lambda t: (t.suggest_float("x", -10, 10) - 2) ** 2, n_trials=50, n_jobs=4)
+    print(study.best_params)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial
+
+from sweeps import records
+from sweeps.config import PrunerSpec, SamplerSpec, parse_config
+from sweeps.optuna_compat.transfer import metric_names
+from sweeps.space import Space
+from tracking import RunStatus
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def create_study(storage: str | optuna.storages.BaseStorage | None = None,
+                 sampler: optuna.samplers.BaseSampler | str | None = None,
+                 pruner: optuna.pruners.BasePruner | str | None = None,
+                 study_name: str | None = None, direction: str | None = None,
+                 load_if_exists: bool = False, directions: Sequence[str] | None = None, *,
+                 experiment: str | None = None, workers: int | None = None,
+                 backend: str = "local", tracking_uri: str | os.PathLike | None = None,
+                 config: Mapping[str, Any] | None = None) -> Study:
+    """optuna's `create_study` (samplers and pruners as instances or by the YAML names),
+    plus where the trials run and are tracked: `experiment` (default: the study's name),
+    `workers`, `backend` ("local" or "ray"), `tracking_uri`, and `config` (more sweep
+    config sections, e.g. ``{"execution": {"retries": 1}, "report": True}``; no report
+    is written by default)."""
+    from sweeps.search import build_pruner, build_sampler
+    if isinstance(sampler, str):
+        sampler = build_sampler(SamplerSpec(sampler), Space(()))
+    if isinstance(pruner, str):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            pruner = build_pruner(PrunerSpec(pruner))
+    study = optuna.create_study(storage=storage, sampler=sampler, pruner=pruner,
+                                study_name=study_name, direction=direction,
+                                load_if_exists=load_if_exists, directions=directions)
+    wrapped = Study(study, experiment=experiment, workers=workers, backend=backend,
+                    tracking_uri=tracking_uri, config=config)
+    if load_if_exists and storage is None:
+        wrapped._take_up()
+    return wrapped
+
+
+class Study(optuna.Study):
+    """An optuna study whose `optimize` runs on sweepbook's workers (see the module
+    docstring); everything else is optuna's own, on `study`'s storage."""
+
+    def __init__(self, study: optuna.Study, *, experiment: str | None = None,
+                 workers: int | None = None, backend: str = "local",
+                 tracking_uri: str | os.PathLike | None = None,
+                 config: Mapping[str, Any] | None = None) -> None:
+        super().__init__(study_name=study.study_name, storage=study._storage,
+                         sampler=study.sampler, pruner=study.pruner)
+        self.optuna_study = study
+        self._resume: str | None = None  # the unfinished sweep the next optimize resumes
+        self.sweep_run_id: str | None = None  # the latest optimize's sweep
+        self.report_path: Path | None = None  # its report, with config={"report": True}
+        self._experiment, self._workers, self._backend = experiment, workers, backend
+        self._tracking_uri, self._config = tracking_uri, dict(config or {})
+
+    def optimize(self, func: Callable[[Any], Any], n_trials: int | None = None,
+                 timeout: float | None = None, n_jobs: int = 1,
+                 catch: Iterable[type[Exception]] | type[Exception] = (),
+                 callbacks: Iterable[Callable[[optuna.Study, FrozenTrial], None]] | None = None,
+                 gc_after_trial: bool = False, show_progress_bar: bool = False) -> None:
+        """Run `n_trials` trials (or until `timeout` seconds) of `func(trial)` on `n_jobs`
+        workers (-1: one per core; default: `workers=` of create_study, else 1). A trial
+        that raises is FAILED and the sweep goes on (whether or not `catch` lists it);
+        `gc_after_trial` and `show_progress_bar` are accepted and have no effect."""
+        import cloudpickle
+
+        from sweeps.api import tracking_root
+        from sweeps.backends import make_backend
+        from sweeps.coordinator import Coordinator
+        from tracking import Client
+
+        config = parse_config(self._sweep_config(func, n_trials, timeout, n_jobs),
+                              source="<sweeps.create_study>")
+        client = Client(tracking_root(self._tracking_uri, config))
+        coordinator = Coordinator(
+            config, client=client, backend=make_backend(config), cwd=os.getcwd(),
+            resume=self._resume, study=self,
+            function=cloudpickle.dumps(func), callbacks=tuple(callbacks or ()))
+        self._resume = None  # taken up: the study now holds its trials
+        self.sweep_run_id = coordinator.run()
+        if config.report_enabled:
+            from sweeps.report import write_sweep_report
+            self.report_path = write_sweep_report(client, self.sweep_run_id, config.report_path)
+
+    def _take_up(self) -> None:
+        """`load_if_exists` without an optuna storage (the study lives in the tracking
+        store): the trials of the study's finished sweeps come back into the study, and
+        an unfinished latest sweep (its process died) is resumed by the next `optimize`."""
+        from sweeps.api import tracking_root
+        from sweeps.optuna_compat.transfer import sweep_trials
+        from tracking import Client
+        client = Client(tracking_root(self._tracking_uri))
+        experiment = client.get_experiment_by_name(self._experiment or self.study_name)
+        ours = [run for run in records.sweeps_of(client, experiment.experiment_id)
+                if run.info.run_name == self.study_name][::-1] if experiment else []
+        if ours and ours[-1].info.status is not RunStatus.FINISHED:
+            self._resume = ours.pop().info.run_id
+        for sweep in ours:
+            for trial in sweep_trials(client, sweep)[1]:
+                self.add_trial(trial)
+
+    def _sweep_config(self, func: Callable[[Any], Any], n_trials: int | None,
+                      timeout: float | None, n_jobs: int) -> dict[str, Any]:
+        name = getattr(func, "__name__", "")
+        workers = (os.cpu_count() or 1) if n_jobs == -1 else \
+            n_jobs if n_jobs != 1 else self._workers or 1
+        execution = {"backend": self._backend, "workers": workers,
+                     **self._config.get("execution", {})}
+        return {
+            "experiment": self._experiment or self.study_name, "name": self.study_name,
+            "objective": f"{getattr(func, '__module__', None) or '__main__'}:"
+                         f"{name if _NAME.fullmatch(name) else 'objective'}",
+            "metrics": [{"name": n, "goal": d.name.lower()}
+                        for n, d in zip(metric_names(self), self.directions, strict=True)],
+            "report": False, **self._config, "execution": execution,
+            "budget": {"trials": n_trials, "timeout": timeout,
+                       **self._config.get("budget", {})}}

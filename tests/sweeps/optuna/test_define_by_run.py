@@ -1,0 +1,327 @@
+"""Define-by-run optuna objectives on sweepbook's workers: real worker processes, real
+optuna, real SQLite stores."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+import sweeps
+import sweeps.cli
+from sweeps import records
+from sweeps.optuna_compat.distributions import from_json
+from tracking import Client, RunStatus
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def branching(trial: optuna.Trial) -> float:
+    """A conditional space: `shift` exists only on the "quad" branch."""
+    kind = trial.suggest_categorical("kind", ["quad", "abs"])
+    x = trial.suggest_float("x", -4.0, 4.0)
+    if kind == "quad":
+        return (x - trial.suggest_int("shift", 0, 2)) ** 2
+    return abs(x) + 0.5
+
+
+def _trials(study: sweeps.optuna_compat.study.Study, root: Path) -> list[records.TrialRecord]:
+    client = Client(root)
+    return records.load_trials(client, client.get_run(study.sweep_run_id))
+
+
+def test_tpe_with_a_seed_and_one_worker_suggests_as_optuna_does(project: Path):
+    alone = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=3, n_startup_trials=4))
+    alone.optimize(branching, n_trials=12)
+    study = sweeps.create_study(sampler=optuna.samplers.TPESampler(seed=3, n_startup_trials=4),
+                                tracking_uri="runs")
+    study.optimize(branching, n_trials=12)
+    assert [t.params for t in study.trials] == [t.params for t in alone.trials]
+    assert [t.value for t in study.trials] == [t.value for t in alone.trials]
+    assert {"shift"} <= set(study.best_params) or study.best_params["kind"] == "abs"
+    assert isinstance(study, optuna.Study) and study.optuna_study.trials == study.trials
+    assert optuna.visualization.plot_optimization_history(study).data
+    assert len(study.trials_dataframe(attrs=("number", "value", "params"))) == 12
+
+    stored = _trials(study, project / "runs")
+    assert [r.params for r in stored] == [t.params for t in alone.trials]  # typed params
+    for record, trial in zip(stored, study.trials, strict=True):
+        assert record.status is RunStatus.FINISHED
+        assert record.run.data.metrics["value"] == trial.value
+        assert from_json(record.run.data.tags[records.DISTRIBUTIONS]) == trial.distributions
+
+
+def test_pruning_follows_optunas_report_order(project: Path):
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 10.0)
+        for step in range(5):
+            trial.report(x + 1.0 / (step + 1), step)  # optuna's order: value, step
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return x
+
+    study = sweeps.create_study(sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=3),
+                                tracking_uri="runs")
+    study.optimize(objective, n_trials=14, n_jobs=2)
+    pruned = study.get_trials(states=(TrialState.PRUNED,))
+    assert pruned and len(study.trials) == 14
+    stored = {r.number: r for r in _trials(study, project / "runs")}
+    for trial in pruned:
+        record = stored[trial.number]
+        assert record.status is RunStatus.PRUNED
+        steps = Client(project / "runs").get_metric_history(record.run_id, "value")
+        assert {m.step: m.value for m in steps} == trial.intermediate_values
+
+
+def test_a_closure_and_a_lambda_from_a_main_script_run_on_workers(project: Path):
+    script = project / "tune.py"
+    script.write_text(textwrap.dedent("""
+        import optuna
+        import sweeps
+
+        def main():
+            data = [1.0, 2.0, 3.0]  # a closure's data, as objective(trial, X, y) has
+            def objective(trial, data):
+                c = trial.suggest_float("c", 0.0, 4.0)
+                trial.set_user_attr("size", len(data))
+                return sum((v - c) ** 2 for v in data)
+            study = sweeps.create_study(study_name="closure", tracking_uri="runs",
+                                        sampler=optuna.samplers.RandomSampler(seed=1))
+            study.optimize(lambda t: objective(t, data), n_trials=6, n_jobs=2)
+            print("best", len(study.trials), round(study.best_value, 6))
+            print("attrs", study.best_trial.user_attrs)
+
+        if __name__ == "__main__":
+            main()
+    """))
+    done = subprocess.run([sys.executable, str(script)], cwd=project, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("best 6 ")
+    client = Client(project / "runs")
+    sweep = records.find_sweep(client, "closure")
+    trials = records.load_trials(client, sweep)
+    assert len(trials) == 6 and all(t.status is RunStatus.FINISHED for t in trials)
+    assert {t.run.data.tags["size"] for t in trials} == {"3"}
+    assert "attrs {'size': 3}" in done.stdout  # on the study's own trials too
+
+
+def test_enqueued_params_and_callbacks_reach_the_coordinators_study(project: Path):
+    seen = []
+    study = sweeps.create_study(sampler=optuna.samplers.RandomSampler(seed=0),
+                                tracking_uri="runs")
+    study.enqueue_trial({"kind": "quad", "x": 1.5, "shift": 1})
+    max_trials = optuna.study.MaxTrialsCallback(4, states=(TrialState.COMPLETE,))
+    study.optimize(branching, n_trials=20,
+                   callbacks=[lambda s, t: seen.append(t.number), max_trials])
+    assert study.trials[0].params == {"kind": "quad", "x": 1.5, "shift": 1}
+    assert study.trials[0].value == 0.25
+    # stopped at 4: no trial is asked for after it; one sent ahead to the worker may finish
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) in (4, 5)
+    assert seen[:4] == [0, 1, 2, 3] and len(seen) <= 5
+
+
+def test_multi_objective_best_trials(project: Path):
+    def objective(trial):
+        x = trial.suggest_float("x", 0.0, 1.0)
+        return x, 1.0 - x ** 2
+
+    study = sweeps.create_study(directions=["minimize", "maximize"], tracking_uri="runs",
+                                sampler=optuna.samplers.RandomSampler(seed=2))
+    study.optimize(objective, n_trials=6, n_jobs=2)
+    assert len(study.trials) == 6 and study.best_trials
+    for trial in study.best_trials:
+        assert len(trial.values) == 2
+    stored = _trials(study, project / "runs")
+    assert sorted(r.run.data.metrics["values_1"] for r in stored) == sorted(
+        t.values[1] for t in study.trials)
+
+
+def test_a_param_suggested_again_with_another_distribution_fails_the_trial(project: Path):
+    def objective(trial):
+        trial.suggest_float("x", 0.0, 1.0)
+        trial.suggest_int("x", 0, 3)
+        return 0.0
+
+    study = sweeps.create_study(tracking_uri="runs")
+    study.optimize(objective, n_trials=1)
+    [record] = _trials(study, project / "runs")
+    assert record.status is RunStatus.FAILED
+    assert "Cannot set different distribution kind to the same parameter name" in \
+        record.error
+
+
+def test_the_trial_sees_the_study_and_old_spellings(project: Path):
+    def objective(trial):
+        x = trial.suggest_uniform("x", 0.0, 1.0)
+        trial.suggest_loguniform("lr", 1e-3, 1.0)
+        trial.suggest_discrete_uniform("d", 0.0, 1.0, 0.5)
+        trial.report({"aux": 1.0, "value": x}, step=0)  # sweepbook's report(metrics, step)
+        assert trial.study.direction.name == "MAXIMIZE"
+        assert trial.params["x"] == x and set(trial.distributions) == {"x", "lr", "d"}
+        assert trial.number >= 0 and trial.datetime_start is not None
+        return x
+
+    study = sweeps.create_study(direction="maximize", study_name="view", tracking_uri="runs")
+    study.optimize(objective, n_trials=2)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 2
+    assert isinstance(study.trials[0].distributions["lr"],
+                      optuna.distributions.FloatDistribution)
+
+
+def test_storage_is_optunas_own_and_the_report_is_written_when_asked(project: Path):
+    url = f"sqlite:///{project / 'optuna.db'}"
+    study = sweeps.create_study(storage=url, study_name="kept", tracking_uri="runs",
+                                config={"report": {"path": "kept.html"}})
+    study.optimize(branching, n_trials=3)
+    assert len(optuna.load_study(study_name="kept", storage=url).trials) == 3
+    assert study.report_path is not None and study.report_path.stat().st_size
+
+
+def test_a_yaml_config_without_space_is_define_by_run(project: Path, make_config):
+    (project / "dbr_objective.py").write_text(textwrap.dedent("""
+        def objective(trial):
+            return (trial.suggest_float("x", -2.0, 2.0) - 1.0) ** 2
+    """))
+    config = make_config("dbr_objective:objective", metric={"name": "value",
+                                                            "goal": "minimize"})
+    del config["space"]
+    result = sweeps.run(config, tracking_uri="runs")
+    assert len(result.trials) == 6 and set(result.best_params) == {"x"}
+    with pytest.raises(sweeps.ConfigError, match="space: required"):
+        sweeps.parse_config({**config, "objective": {"command": "python x.py"}})
+    with pytest.raises(sweeps.ConfigError, match="sampler.type: grid needs a declared space"):
+        sweeps.parse_config({**config, "sampler": {"type": "grid"}})
+
+
+def test_validate_says_a_config_without_space_is_define_by_run(project: Path, capsys):
+    (project / "dbr.yaml").write_text("experiment: e\n"
+                                      "objective: examples.optuna.quadratic:objective\n"
+                                      "metric: {name: value, goal: minimize}\n")
+    assert sweeps.cli.main(["validate", "dbr.yaml"]) == 0
+    assert "define-by-run" in capsys.readouterr().out
+
+
+RESUMABLE = """
+import time
+
+import optuna
+import sweeps
+
+def objective(trial):
+    x = trial.suggest_float("x", 0.0, 1.0)
+    time.sleep(0.4)
+    return x
+
+if __name__ == "__main__":
+    study = sweeps.create_study(study_name="resumable", load_if_exists=True,
+                                tracking_uri="runs",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(objective, n_trials=8, n_jobs=2)
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    print("complete", len(complete))
+"""
+
+
+def test_load_if_exists_resumes_the_sweep_by_name_after_kill_9(project: Path):
+    (project / "resumable.py").write_text(RESUMABLE)
+    first = subprocess.Popen([sys.executable, "resumable.py"], cwd=project,
+                             start_new_session=True, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            time.sleep(0.2)
+            if (project / "runs").exists() and _finished(project / "runs") >= 3:
+                break
+        else:
+            pytest.fail("the first sweep never got 3 trials done")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    done_before = _finished(project / "runs")
+    again = subprocess.run([sys.executable, "resumable.py"], cwd=project,
+                           capture_output=True, text=True, timeout=240)
+    assert again.returncode == 0, again.stderr
+    assert "complete 8" in again.stdout
+    client = Client(project / "runs")
+    (sweep,) = records.sweeps_of(client, client.get_experiment_by_name(
+        "resumable").experiment_id)
+    assert sweep.info.status is RunStatus.FINISHED
+    finished = [t for t in records.load_trials(client, sweep)
+                if t.status is RunStatus.FINISHED]
+    assert sorted(t.number for t in finished) == list(range(8))
+    assert done_before >= 3 and all(t.params for t in finished)
+
+
+def _finished(root: Path) -> int:
+    client = Client(root)
+    experiment = client.get_experiment_by_name("resumable")
+    sweeps_ = records.sweeps_of(client, experiment.experiment_id) if experiment else []
+    return sum(t.status is RunStatus.FINISHED for s in sweeps_
+               for t in records.load_trials(client, s))
+
+
+RAY_SCRIPT = """
+import optuna
+import sweeps
+
+def main():
+    offset = 1.0
+    def objective(trial):  # a closure in __main__, with a conditional branch and pruning
+        kind = trial.suggest_categorical("kind", ["quad", "abs"])
+        x = trial.suggest_float("x", -3.0, 3.0)
+        if kind == "quad":
+            x += trial.suggest_int("shift", 0, 2)
+        for step in range(3):
+            trial.report(abs(x - offset) + 1.0 / (step + 1), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return abs(x - offset)
+    study = sweeps.create_study(study_name="ray-dbr", backend="ray", tracking_uri="runs",
+                                pruner="median", sampler=optuna.samplers.TPESampler(seed=0))
+    study.optimize(objective, n_trials=6, n_jobs=2)
+    print("done", len(study.trials), len(study.best_params))
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_define_by_run_on_the_ray_backend(project: Path):
+    pytest.importorskip("ray")
+    (project / "on_ray.py").write_text(RAY_SCRIPT)
+    done = subprocess.run([sys.executable, "on_ray.py"], cwd=project, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "done 6 " in done.stdout
+    client = Client(project / "runs")
+    trials = records.load_trials(client, records.find_sweep(client, "ray-dbr"))
+    assert len(trials) == 6 and all(t.params for t in trials)
+    assert {t.status for t in trials} <= {RunStatus.FINISHED, RunStatus.PRUNED}
+    assert any("shift" in t.params for t in trials) or all(
+        t.params["kind"] == "abs" for t in trials)
+
+
+def test_load_if_exists_brings_back_the_trials_of_finished_sweeps(project: Path):
+    first = sweeps.create_study(study_name="again", load_if_exists=True, tracking_uri="runs")
+    first.optimize(branching, n_trials=3)
+    second = sweeps.create_study(study_name="again", load_if_exists=True, tracking_uri="runs")
+    assert [t.params for t in second.trials] == [t.params for t in first.trials]
+    assert [t.value for t in second.trials] == [t.value for t in first.trials]
+    second.optimize(branching, n_trials=2)
+    assert len(second.trials) == 5
+    client = Client(project / "runs")
+    assert len(records.sweeps_of(client, client.get_experiment_by_name(
+        "again").experiment_id)) == 2
