@@ -249,8 +249,9 @@ def _client(root: str | None, config: Any = None) -> Any:
     try:
         open_store(uri, read_only=True)  # a read-only open never creates a store
     except StoreError as e:
-        raise SweepsError(f"no tracking store at this root: {e} (run a sweep first, or "
-                          "pass --root)") from None  # e names the store, without a password
+        # e names the store without its password; an unreachable server is not "no sweep yet"
+        hint = "" if "://" in str(uri) else " (run a sweep first, or pass --root)"
+        raise SweepsError(f"no tracking store at this root: {e}{hint}") from None
     return Client(uri)
 
 
@@ -621,11 +622,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_suggest(args: argparse.Namespace) -> int:
     from sweeps.advice import boundary_warnings, space_yaml, suggest_space
-    from sweeps.report.data import load_sweep
+    from sweeps.report.data import load_sweep, ranked_numbers
     client = _client(args.root)
     data = load_sweep(client, find_run(client, args.sweep, sweep=True).info.run_id)
     if not data.distributions:
         raise SweepsError(f"sweep {data.run_id} has no recorded params to suggest from")
+    if not ranked_numbers(data):
+        raise SweepsError(f"sweep {data.run_id} has no completed trial to suggest from")
     lines = [f"# from {data.label}: the top quartile's ranges, widened where the best "
              "trials touch an edge"]
     lines += [f"# {warning.message}" for warning in boundary_warnings(data)]

@@ -40,7 +40,7 @@ from tracking.entities import (
     RunTag,
     ViewType,
 )
-from tracking.errors import InvalidInputError, StoreError
+from tracking.errors import InvalidInputError, StoreError, TrackingError
 from tracking.names import random_run_name
 from tracking.registry import RegistryMethods
 from tracking.store import open_store, resolve_uri
@@ -100,6 +100,7 @@ class Client(RegistryMethods):
         self._flush_interval = flush_interval
         self._max_buffered = max_buffered
         self._pending = Batch()
+        self._refused: TrackingError | None = None
         self._lock = threading.RLock()
         self._experiment_of: dict[str, str] = {}
         self._timer: threading.Thread | None = None
@@ -112,9 +113,15 @@ class Client(RegistryMethods):
         """Write every buffered change now, in one transaction.
 
         If the store cannot be written (StoreError), the changes stay buffered for the
-        next flush; a batch the store refuses (a missing run) is dropped and raised."""
+        next flush. If the store refuses some of them (a run deleted meanwhile), the batch
+        is written run by run: every other run's changes land, the refused run's are
+        dropped, and the first refusal is raised. A refusal met by the background flush is
+        raised by the next call of `flush`."""
         with self._lock:
+            refused, self._refused = self._refused, None
             if not len(self._pending):
+                if refused is not None:
+                    raise refused
                 return
             batch, self._pending = self._pending, Batch()
             try:
@@ -123,9 +130,20 @@ class Client(RegistryMethods):
                 batch.extend(self._pending)
                 self._pending = batch
                 raise
+            except TrackingError as e:
+                refused = refused or e
+                for part in batch.by_run():
+                    try:
+                        self.store.apply(part)
+                    except StoreError:
+                        self._pending.extend(part)  # kept for the next flush
+                    except TrackingError:
+                        pass  # refused: this run's changes cannot be written
             finally:
                 if not len(self._pending):
                     _unflushed.discard(self)
+            if refused is not None:
+                raise refused
 
     def _enqueue(self, batch: Batch) -> None:
         """Queue an already validated batch for the next flush (see the module docstring)."""
@@ -153,8 +171,10 @@ class Client(RegistryMethods):
                         return
                     try:
                         client.flush()
-                    except Exception:  # the next flush (or the caller's) reports it
+                    except StoreError:  # still buffered: the next flush tries again
                         pass
+                    except TrackingError as e:  # the caller's next flush raises it
+                        client._refused = e
                     del client
 
             self._timer = threading.Thread(target=loop, name="tracking-flush", daemon=True)
@@ -164,6 +184,7 @@ class Client(RegistryMethods):
         """In a forked child: drop the parent's buffer (the parent writes it), start with
         fresh locks and no timer, and open this process's own connection."""
         self._pending = Batch()
+        self._refused = None
         self._lock = threading.RLock()
         self._timer = None
         self._wake = threading.Event()

@@ -31,6 +31,10 @@ def edge(params):
             + 4.0 * (math.log10(params["lr"]) - 1.0) ** 2 + 5000.0 / params["n_trees"]}
 
 
+def broken(params):
+    raise RuntimeError("always")
+
+
 def inside(params):
     """Every optimum inside the ranges: x at 0.5, y at 0.4, lr at 1e-2, n_trees at 100."""
     import math
@@ -133,3 +137,12 @@ def test_cli_suggest_prints_a_space_block_that_parses(root, edge_data, capsys):
     assert main(["suggest", "no-such-sweep", "--root", str(root / "runs")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no sweep with id" in err
+
+
+def test_cli_suggest_refuses_a_sweep_with_no_completed_trial(root, capsys):
+    from sweeps.cli import main
+
+    data = _run(root, {**_config("broken", trials=2), "budget": {"trials": 2}})
+    assert main(["suggest", data.run_id, "--root", str(root / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no completed trial to suggest from" in err

@@ -314,3 +314,23 @@ def test_a_buffered_batch_waits_for_the_next_flush(root):
     assert client.store.search_runs([experiment_id]) == []
     client.flush()
     assert client.store.get_run(run_id).info.run_id == run_id
+
+
+def test_a_run_deleted_from_the_store_loses_only_its_own_buffered_writes(tmp_path):
+    """Another process removes a run while this client holds writes for it and for others:
+    the flush writes the others and raises the refusal once."""
+    import sqlite3
+
+    client = Client(str(tmp_path / "store"), flush_interval=3600)
+    experiment = client.create_experiment("e")
+    kept, gone = (client.create_run(experiment).info.run_id for _ in range(2))
+    client.log_metric(kept, "loss", 1.0)
+    client.log_metric(gone, "loss", 2.0)
+    client.set_tag(kept, "k", "v")
+    with sqlite3.connect(tmp_path / "store" / "tracking.db") as conn:
+        conn.execute("DELETE FROM runs WHERE run_id = ?", (gone,))
+    with pytest.raises(NotFoundError):
+        client.flush()
+    run = client.get_run(kept)
+    assert run.data.metrics == {"loss": 1.0} and run.data.tags["k"] == "v"
+    client.flush()  # nothing left over, nothing raised again

@@ -122,6 +122,28 @@ def log_model(sk_model: Any, name: str | None = None, *, signature: ModelSignatu
                             registered_model_name=registered_model_name)
 
 
+TRUSTED_PACKAGES = ("sklearn", "numpy", "scipy")
+"""A model file may ask skops to trust types of these packages only: the file is data, and
+data must not choose to trust, say, `builtins.eval`."""
+
+
+def _trusted_from_file(listed: Any, file: Path) -> list[str] | None:
+    """The `skops_trusted_types` of an MLmodel file, each checked to be a type of one of
+    TRUSTED_PACKAGES; anything else is refused in one line."""
+    if not listed:
+        return None
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+        raise InvalidInputError(f"{os.fspath(file)!r}: skops_trusted_types must be a list of "
+                                "type names")
+    for name in listed:
+        if name.split(".", 1)[0] not in TRUSTED_PACKAGES:
+            raise InvalidInputError(
+                f"{os.fspath(file)!r}: the model file asks to trust {name!r}; only types of "
+                f"{', '.join(TRUSTED_PACKAGES)} are trusted from a model file (load it with "
+                "skops.io.load(path, trusted=[...]) if you trust its author)")
+    return listed
+
+
 def _load_from_folder(folder: Path) -> Any:
     """The estimator saved in model folder `folder` (ours or MLflow's)."""
     conf = Model.load(folder).flavors.get(FLAVOR_NAME)
@@ -134,7 +156,7 @@ def _load_from_folder(folder: Path) -> Any:
     file = model_file(folder, str(conf["pickled_model"]))
     if serialization_format == "skops":
         import skops.io
-        trusted = conf.get("skops_trusted_types") or None
+        trusted = _trusted_from_file(conf.get("skops_trusted_types"), file)
         from skops.io.exceptions import UntrustedTypesFoundException
         try:
             return skops.io.load(file, trusted=trusted)

@@ -72,6 +72,30 @@ class Batch:
         self.starts.update(other.starts)
         self.ends.update(other.ends)
 
+    def by_run(self) -> list[Batch]:
+        """This batch as one batch per run, in the order the runs first appear (new runs
+        first, so a parent made in this batch comes before its children)."""
+        parts: dict[str, Batch] = {}
+
+        def part(run_id: str) -> Batch:
+            return parts.setdefault(run_id, Batch())
+
+        for info in self.new_runs:
+            part(info.run_id).new_runs.append(info)
+        for point in self.metrics:
+            part(point[0]).metrics.append(point)
+        for param in self.params:
+            part(param[0]).params.append(param)
+        for tag in self.tags:
+            part(tag[0]).tags.append(tag)
+        for run_id, text in self.notes.items():
+            part(run_id).notes[run_id] = text
+        for run_id, start in self.starts.items():
+            part(run_id).starts[run_id] = start
+        for run_id, end in self.ends.items():
+            part(run_id).ends[run_id] = end
+        return list(parts.values())
+
 
 class Store(abc.ABC):
     """Experiments and runs, kept durably. See the module docstring for the contract."""

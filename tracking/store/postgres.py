@@ -162,20 +162,28 @@ class PostgresStore(RegistrySql, Store):
 
     def _call(self, work: Callable[[psycopg.Connection], _T], *, write: bool) -> _T:
         """Run `work` on this process's connection (in a transaction when writing);
-        database errors become one-line StoreErrors and a lost connection is reopened."""
+        database errors become one-line StoreErrors and a lost connection is reopened. Work
+        is run again on the new connection only when it cannot have reached the server: a
+        write whose commit was under way when the connection died is not repeated here."""
         if write and self.read_only:
             raise StoreError(f"tracking store: {self.root} is open read-only")
         psycopg = _psycopg()
+        committing = False
+
+        def in_transaction(conn: psycopg.Connection) -> _T:
+            nonlocal committing
+            with conn.transaction():
+                result = work(conn)
+                committing = True  # from here on the server may have the write
+            return result
+
         with self._lock:
             for attempt in (1, 2):
                 conn = self._connection()
                 try:
-                    if not write:
-                        return work(conn)
-                    with conn.transaction():
-                        return work(conn)
+                    return in_transaction(conn) if write else work(conn)
                 except psycopg.OperationalError as e:
-                    if not conn.closed or attempt == 2:
+                    if not conn.closed or attempt == 2 or committing:
                         raise StoreError(f"tracking store: {self.root}: {_first_line(e)}") from None
                     time.sleep(0.1)  # the server went away: reconnect once
                 except psycopg.Error as e:

@@ -111,6 +111,20 @@ def test_load_trusts_only_the_recorded_types(tmp_path, iris):
         tracking.sklearn.load_model(folder)
 
 
+@pytest.mark.parametrize("listed",
+                         [["builtins.eval"], ["os.system"], "sklearn.tree._tree.Tree"])
+def test_a_model_file_cannot_ask_to_trust_other_types(tmp_path, iris, listed):
+    X, y = iris
+    folder = tmp_path / "rf"
+    tracking.sklearn.save_model(RandomForestClassifier(n_estimators=2).fit(X, y), folder)
+    model = Model.load(folder)
+    model.flavors["sklearn"]["skops_trusted_types"] = listed
+    model.save(folder / "MLmodel")
+    with pytest.raises(InvalidInputError, match="trust|list of type names") as caught:
+        tracking.sklearn.load_model(folder)
+    assert "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize("fmt", ["cloudpickle", "pickle"])
 def test_pickle_only_when_asked_and_loading_warns(tmp_path, iris, capsys, fmt):
     X, y = iris
