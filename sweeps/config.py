@@ -91,6 +91,8 @@ class MetricSpec:
     name: str
     goal: Goal
     target: float | None = None
+    use: str = "last"  # which reported value is the objective: last | best | mean_last_k
+    k: int = 3  # mean_last_k: how many of the last reported values
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class Budget:
     trials: int | None = DEFAULT_TRIALS
     timeout: float | None = None
     max_failures: int | None = None
+    repeats: int = 1  # runs of each trial (new seeds); optuna is told their mean
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,16 @@ class RegisterSpec:
 
 
 @dataclass(frozen=True)
+class StopWhen:
+    """`stop_when: {metric, reaches}`: once a finished trial's `metric` reaches `value` (at
+    least it for `goal` maximize, at most for minimize), no new trials start."""
+
+    metric: str
+    value: float
+    goal: Goal
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     """A whole validated sweep config. `raw` is the input after overrides (frozen); `notes`
     says what an override changed beyond its own key (options of a replaced pruner dropped);
@@ -182,6 +195,8 @@ class SweepConfig:
     report_path: str | None
     report_enabled: bool
     register: RegisterSpec | None = None
+    seed_param: str | None = None  # `seed: {param: NAME}`: the param that is the seed
+    stop_when: StopWhen | None = None
     source: str = field(default="<dict>", compare=False)
     raw: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     notes: tuple[str, ...] = field(default=(), compare=False)

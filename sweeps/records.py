@@ -49,6 +49,12 @@ EVAL_DATA_ARTIFACT = "eval/data.json"  # trial.set_eval_data: what `sweeps promo
 # optuna distribution (JSON {name: optuna.distributions.distribution_to_json})
 OPTUNA_STUDY, OPTUNA_TRIAL_ID = "sweep.optuna_study", "trial.optuna_trial_id"
 DISTRIBUTIONS = "trial.distributions"
+SEED = "trial.seed"  # the seed the attempt ran with (`trial.seed`; the seed param's value)
+# re-runs of a finished trial, child runs of the sweep that the study never sees: `sweeps
+# recheck` repeats (ROLE=RECHECK, one per repeat) and `sweeps reproduce` (ROLE=REPRODUCTION);
+# both carry the original's NUMBER, its run id in RERUN_OF, and their SEED
+RECHECK, REPRODUCTION = "recheck", "reproduction"
+RERUN_OF, REPEAT = "trial.rerun_of", "trial.repeat"
 
 RUN_STATUS = {Outcome.COMPLETE: RunStatus.FINISHED, Outcome.PRUNED: RunStatus.PRUNED,
               Outcome.FAILED: RunStatus.FAILED, Outcome.KILLED: RunStatus.KILLED,
@@ -249,6 +255,51 @@ def load_trials(client: Client, sweep: Run) -> list[TrialRecord]:
     params = client.typed_params(runs)
     records = [TrialRecord.from_run(run, params[run.info.run_id]) for run in runs]
     return sorted(records, key=lambda r: (r.number, r.attempt))
+
+
+@dataclass(frozen=True)
+class RerunRecord:
+    """One re-run of a finished trial (`sweeps recheck` repeat or `sweeps reproduce`)."""
+
+    run: Run
+    role: str  # RECHECK | REPRODUCTION
+    number: int  # the original trial's number
+    rerun_of: str  # the original attempt's run id
+    repeat: int
+    seed: int | None
+
+    @classmethod
+    def from_run(cls, run: Run) -> RerunRecord:
+        tags = run.data.tags
+        seed = tags.get(SEED, "")
+        return cls(run, tags.get(ROLE, ""), int(tags.get(NUMBER, -1)), tags.get(RERUN_OF, ""),
+                   int(tags.get(REPEAT, 0)), int(seed) if seed.lstrip("-").isdigit() else None)
+
+    @property
+    def status(self) -> RunStatus:
+        return self.run.info.status
+
+    def value(self, metric: str) -> float:
+        """The run's final value of `metric` (NaN unless it finished with one)."""
+        if self.status is not RunStatus.FINISHED:
+            return math.nan
+        return self.run.data.metrics.get(metric, math.nan)
+
+
+def rerun_tags(role: str, number: int, rerun_of: str, repeat: int,
+               seed: int | None) -> dict[str, str]:
+    tags = {ROLE: role, NUMBER: str(number), RERUN_OF: rerun_of, REPEAT: str(repeat)}
+    if seed is not None:
+        tags[SEED] = str(seed)
+    return tags
+
+
+def load_reruns(client: Client, sweep: Run, role: str = RECHECK) -> list[RerunRecord]:
+    """A sweep's re-runs of one role, by trial number then repeat."""
+    where = f"{trial_filter(sweep.info.run_id)} and tags.`{ROLE}` = '{role}'"
+    found = [RerunRecord.from_run(r) for r in client.search_runs([sweep.info.experiment_id],
+                                                                 where)]
+    return sorted(found, key=lambda r: (r.number, r.repeat))
 
 
 def best_value_text(values: list[float] | None) -> str:
