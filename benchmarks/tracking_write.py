@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import random
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,6 +101,30 @@ def search(uri: str, name: str) -> float:
     return elapsed
 
 
+FIRST_CALL_CHILD = """
+import time
+began = time.process_time()
+import tracking
+tracking.log_metric("loss", 0.5)
+print(time.process_time() - began)
+"""
+
+
+def first_call(uri: str, _name: str) -> float:
+    """CPU seconds of `import tracking` plus a first log_metric (which starts a run and
+    captures the environment) in a fresh process: the median of 5, after a run that
+    compiles the bytecode (into a temporary folder, so PYTHONDONTWRITEBYTECODE=1 in the
+    environment, which would make every run compile from source, does not count)."""
+    with tempfile.TemporaryDirectory(prefix="first-call-") as tmp:
+        env = {**os.environ, "PYTHONPYCACHEPREFIX": str(Path(tmp, "pycache")),
+               "SWEEPS_TRACKING_URI": uri}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        seconds = [float(subprocess.run([sys.executable, "-c", FIRST_CALL_CHILD], cwd=tmp,
+                                        env=env, check=True, capture_output=True,
+                                        text=True).stdout) for _ in range(6)]
+    return statistics.median(seconds[1:])
+
+
 POSTGRES_LOG_BATCH_TARGET = 100_000  # the issue's target for a server store
 
 CASES: list[tuple[str, Callable[[str, str], float], str, float, bool]] = [
@@ -106,6 +133,7 @@ CASES: list[tuple[str, Callable[[str, str], float], str, float, bool]] = [
     ("log_batch of 10,000 points", batched_log_batch, "points/s", 300_000, True),
     ("log_params of 100 params", log_params, "s", 0.05, False),
     ("search_runs over 1,000 runs (DataFrame)", search, "s", 0.3, False),
+    ("import tracking + first log_metric (CPU)", first_call, "s", 0.05, False),
 ]
 
 

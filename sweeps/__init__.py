@@ -18,10 +18,12 @@ from sweeps.trial import Trial
 
 _LAZY = {"run": "sweeps.api", "SweepResult": "sweeps.api", "SweepConfig": "sweeps.config",
          "load_config": "sweeps.config", "parse_config": "sweeps.config",
-         "create_study": "sweeps.optuna_compat.study"}
+         "create_study": "sweeps.optuna_compat.study", "extend": "sweeps.again",
+         "rerun_failed": "sweeps.again", "recheck": "sweeps.again", "reproduce": "sweeps.again"}
 
 __all__ = ["ConfigError", "SweepConfig", "SweepError", "SweepResult", "SweepsError", "Trial",
-           "TrialPruned", "create_study", "load_config", "parse_config", "run"]
+           "TrialPruned", "create_study", "extend", "load_config", "parse_config", "recheck",
+           "reproduce", "rerun_failed", "run"]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ import functools
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from sweeps import records
@@ -92,9 +92,14 @@ def tracking_root(explicit: str | os.PathLike | None, config: SweepConfig | None
 def run(config: SweepConfig | str | os.PathLike | Mapping[str, Any], *,
         overrides: Sequence[str] = (), resume: str | None = None,
         tracking_uri: str | os.PathLike | None = None, report: bool | None = None,
-        on_progress: Callable[[Progress], None] | None = None,
+        on_progress: Callable[[Progress], None] | None = None, reopen: bool = False,
+        rerun_failed: bool = False, on_end: Callable[[SweepResult], None] | None = None,
         **shortcuts: Any) -> SweepResult:
-    """Run a sweep to its end and return its best trial and all trials.
+    """Run a sweep to its end and return its best trial and all trials. With `resume` (a
+    sweep's run id), `reopen` and `rerun_failed` are as for `Coordinator` (see
+    `sweeps.again`, which uses them). `on_end(result)` is called once the sweep has ended
+    (its wall time recorded), before the report is written (`result.report_path` is None
+    there): `sweeps run` prints its summary from it.
 
     >>> result = sweeps.run("configs/quickstart.yaml", trials=20)
     >>> result.best_params, result.best_value
@@ -102,8 +107,16 @@ def run(config: SweepConfig | str | os.PathLike | Mapping[str, Any], *,
     config = resolve_config(config, [*overrides, *shortcut_overrides(**shortcuts)])
     client = Client(tracking_root(tracking_uri, config))
     coordinator = Coordinator(config, client=client, backend=make_backend(config),
-                              resume=resume, on_progress=on_progress)
-    report_path = None
+                              resume=resume, on_progress=on_progress, reopen=reopen,
+                              rerun_failed=rerun_failed)
+    wants_report = config.report_enabled if report is None else report
+
+    def write_report() -> str | None:
+        if not (wants_report and coordinator.sweep_run_id):
+            return None
+        from sweeps.report import write_sweep_report
+        return str(write_sweep_report(client, coordinator.sweep_run_id, config.report_path))
+
     promotion = None
     try:
         sweep_id = coordinator.run()
@@ -114,15 +127,19 @@ def run(config: SweepConfig | str | os.PathLike | Mapping[str, Any], *,
                                     model_path=config.register.model_path)
             except (SweepError, TrackingError) as e:  # the sweep stands: say why
                 warnings.warn(f"register: {e}", stacklevel=2)
-    finally:
-        if (config.report_enabled if report is None else report) and coordinator.sweep_run_id:
-            from sweeps.report import write_sweep_report
-            report_path = str(write_sweep_report(client, coordinator.sweep_run_id,
-                                                 config.report_path))
+    except BaseException:
+        write_report()  # what a failed sweep recorded still gets its report
+        raise
     number, values, params = coordinator.best()
     sweep = client.get_run(sweep_id)
     status = sweep.info.status.value
     stop_reason = records.SweepRecord.from_run(sweep).stop_reason
     error = (stop_reason or None) if status == "FAILED" else None
-    return SweepResult(sweep_id, config.experiment, status, number, params, values,
-                       report_path, client.tracking_uri, error, promotion)
+    result = SweepResult(sweep_id, config.experiment, status, number, params, values,
+                         None, client.tracking_uri, error, promotion)
+    try:
+        if on_end is not None:
+            on_end(result)
+    finally:
+        report_path = write_report()
+    return replace(result, report_path=report_path) if report_path else result

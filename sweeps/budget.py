@@ -1,6 +1,6 @@
 """A sweep's budget and failure policy: when to ask for more trials, when to retry an
-attempt, and when to stop the sweep (trials, time, metric target, failures); and the
-counts that progress displays show.
+attempt, and when to stop the sweep (trials, time, metric target or `stop_when`, failures);
+and the counts that progress displays show.
 
 The coordinator tells it what happened (`count`, `failed`, `succeeded`); it answers
 `may_ask` and `failed` (retry or not) and calls `on_stop(reason)` when the sweep should
@@ -9,9 +9,10 @@ ask for no more trials. It knows nothing of backends or the store.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from optuna.trial import TrialState
@@ -66,7 +67,7 @@ class Budget:
     def trials(self) -> int | None:
         """The number of trials to run: budget.trials, and at most the grid's size."""
         trials = self.config.budget.trials
-        if self.config.sampler.type == "grid":
+        if self.config.sampler.type in ("grid", "wandb_grid"):
             size = self.config.space.grid_size()
             trials = size if trials is None else min(trials, size or trials)
         return trials
@@ -120,15 +121,24 @@ class Budget:
         else:
             self._opening_failures = self.failed_attempts
 
-    def succeeded(self, values: list[float] | None) -> None:
-        """An attempt completed (with its objective values) or was pruned (None)."""
+    def succeeded(self, values: list[float] | None, number: int | None = None,
+                  logged: Mapping[str, float] | None = None) -> None:
+        """An attempt of trial `number` completed, with its objective values and the final
+        value of every metric it logged (`logged`), or was pruned (`values` None). Reaching
+        the metric target or `stop_when` stops the sweep."""
         self._opening_failures = None
-        target = self.config.metrics[0].target
-        if values is None or target is None or len(values) != 1 or self.stop_reason:
+        if values is None or self.stop_reason:
             return
-        maximize = self.config.metrics[0].goal is Goal.MAXIMIZE
-        if (values[0] >= target) if maximize else (values[0] <= target):
-            self.stop(f"metric target {target:g} reached")
+        first, when = self.config.metrics[0], self.config.stop_when
+        if first.target is not None and len(values) == 1:
+            if _reaches(values[0], first.target, first.goal):
+                self.stop(f"metric target {first.target:g} reached")
+        elif when is not None:
+            names = [m.name for m in self.config.metrics]
+            value = values[names.index(when.metric)] if when.metric in names \
+                else (logged or {}).get(when.metric, math.nan)
+            if _reaches(value, when.value, when.goal):
+                self.stop(f"stop_when: {when.metric} reached {when.value:g} (trial {number})")
 
     def failed(self, outcome: Outcome, number: int, run_id: str, error: str,
                failures: int, lost: int) -> bool:
@@ -186,3 +196,8 @@ class Budget:
         if not others:
             return f"{head}: {top.first}"
         return f"{head}, {top.count} attempts with: {top.first}; {others} with other errors"
+
+
+def _reaches(value: float, target: float, goal: Goal) -> bool:
+    """Whether `value` is at `target` or beyond it in the direction of `goal` (NaN never)."""
+    return value >= target if goal is Goal.MAXIMIZE else value <= target

@@ -1,5 +1,6 @@
-"""The `sweeps` command: run | resume | pause | stop | cancel | validate | ls | show | report |
-suggest | export | import | ui | promote | models (ls | show | alias | history).
+"""The `sweeps` command: run | resume | extend | rerun-failed | recheck | reproduce | pause |
+stop | cancel | validate | ls | show | report | suggest | export | import | ui | promote |
+models (ls | show | alias | history).
 
 Every error is one line on stderr and exit code 2; an interrupted sweep exits 130.
 """
@@ -12,7 +13,7 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -91,6 +92,42 @@ def build_parser() -> argparse.ArgumentParser:
     resume.add_argument("--no-report", action="store_true")
     resume.add_argument("--quiet", action="store_true")
     _add_root(resume)
+
+    extend = commands.add_parser("extend", help="add trials to a sweep that ended, in the "
+                                                "same parent run (the sampler sees them all)")
+    extend.add_argument("sweep", help="sweep run id, id prefix or name (or experiment name: "
+                                      "its latest sweep)")
+    extend.add_argument("--trials", type=_positive_int, required=True,
+                        help="how many trials to add")
+    rerun = commands.add_parser("rerun-failed", help="run a sweep's failed trials again with "
+                                                     "the same params, each linked to the "
+                                                     "run that failed")
+    rerun.add_argument("sweep", help="sweep run id, id prefix or name (or experiment name: "
+                                     "its latest sweep)")
+    for again in (extend, rerun):
+        again.add_argument("--no-report", action="store_true")
+        again.add_argument("--quiet", action="store_true")
+        _add_root(again)
+
+    recheck = commands.add_parser("recheck", help="re-run a sweep's best trials with new "
+                                                  "seeds: is the winner luck?")
+    recheck.add_argument("sweep", help="sweep run id, id prefix or name (or experiment "
+                                       "name: its latest sweep)")
+    recheck.add_argument("--top", type=_positive_int, default=3,
+                         help="how many of the best trials (default 3)")
+    recheck.add_argument("--repeats", type=_positive_int, default=5,
+                         help="runs of each, with new seeds (default 5)")
+    recheck.add_argument("--seed-param", metavar="NAME",
+                         help="the param that is the seed (default: the config's seed: "
+                              "block; objectives get the seed as Trial.seed either way)")
+    recheck.add_argument("--no-report", action="store_true")
+    recheck.add_argument("--quiet", action="store_true")
+    _add_root(recheck)
+
+    reproduce = commands.add_parser("reproduce", help="re-run one trial from what the store "
+                                                      "recorded, and compare")
+    reproduce.add_argument("run_id", metavar="RUN", help="the trial's run id or id prefix")
+    _add_root(reproduce)
 
     for verb, text in (("pause", "no new trials until `sweeps resume` (running ones finish)"),
                        ("stop", "no new trials; running ones finish, then the sweep ends"),
@@ -342,7 +379,10 @@ def _format(value: Any) -> str:
 # -- run / resume ------------------------------------------------------------------------
 
 def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: bool,
-               quiet: bool) -> int:
+               quiet: bool, start: Callable[[Callable[[Any], None]], Any] | None = None
+               ) -> int:
+    """Run a sweep (or `start(on_progress)`, a `sweeps.again` session) with a progress bar,
+    then print its summary; returns the exit code."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -367,10 +407,27 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
         progress.update(task, completed=p.complete + p.pruned + p.failed, total=p.total,
                         status=status)
 
-    with progress:
-        result = api.run(config, resume=resume, tracking_uri=api.tracking_root(root, config),
-                         report=False if no_report else None, on_progress=on_progress)
-    _summary(result, config)
+    ended: list[Any] = []
+
+    def on_end(result: Any) -> None:  # the summary first, then the report is written
+        progress.stop()
+        ended.append(result)
+        _summary(result, config)
+        if not no_report and config.report_enabled:
+            console.print("Writing report...")
+
+    progress.start()
+    try:
+        result = start(on_progress) if start is not None else api.run(
+            config, resume=resume, tracking_uri=api.tracking_root(root, config),
+            report=False if no_report else None, on_progress=on_progress, on_end=on_end)
+    finally:
+        if not ended:
+            progress.stop()
+    if not ended:
+        _summary(result, config)
+    elif result.report_path:
+        console.print(f"Report: {result.report_path}")
     if result.status == "KILLED" and _stop_reason(result) == CANCELLED:
         console.print("Cancelled: its running trials were killed.")
         return 1
@@ -465,6 +522,75 @@ def cmd_resume(args: argparse.Namespace) -> int:
                           source=f"sweep {sweep.info.run_id}")
     return _run_sweep(config, client.tracking_uri, sweep.info.run_id, args.no_report,
                       args.quiet)
+
+
+def cmd_again(args: argparse.Namespace) -> int:
+    """`sweeps extend SWEEP --trials N` and `sweeps rerun-failed SWEEP`."""
+    from sweeps import again
+    client = _client(args.root)
+    sweep = find_run(client, args.sweep, sweep=True)
+    config = again.stored_config(client, sweep)
+    report = False if args.no_report else None
+    if args.command == "extend":
+        def start(on_progress: Callable[[Any], None]) -> Any:
+            return again.extend(sweep.info.run_id, args.trials, tracking_uri=client.tracking_uri,
+                                report=report, on_progress=on_progress)
+    else:
+        def start(on_progress: Callable[[Any], None]) -> Any:
+            return again.rerun_failed(sweep.info.run_id, tracking_uri=client.tracking_uri,
+                                      report=report, on_progress=on_progress)
+    return _run_sweep(config, client.tracking_uri, sweep.info.run_id, args.no_report,
+                      args.quiet, start=start)
+
+
+def cmd_recheck(args: argparse.Namespace) -> int:
+    """`sweeps recheck SWEEP`: run the re-checks, then print the verdict."""
+    from sweeps import again
+    client = _client(args.root)
+    sweep = find_run(client, args.sweep, sweep=True)
+    config = again.stored_config(client, sweep)
+    if not (args.seed_param or config.seed_param):
+        console.print("No seed param (--seed-param or the config's seed: block): each repeat "
+                      "gets a new seed as Trial.seed; an objective that ignores it repeats itself.")
+    again.recheck(sweep.info.run_id, top=args.top, repeats=args.repeats,
+                  seed_param=args.seed_param, tracking_uri=client.tracking_uri,
+                  report=False if args.no_report else None)
+    from sweeps.report.data import load_sweep
+    from sweeps.verdict import sweep_verdict
+    _print_recheck(sweep_verdict(load_sweep(client, sweep.info.run_id)))
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """`sweeps reproduce RUN`: warnings first, then the original and new values."""
+    from sweeps import again
+    client = _client(args.root)
+    trial = find_run(client, args.run_id)
+
+    def warn(changes: list[str]) -> None:
+        for line in changes:
+            console.print(f"warning: {escape(line)}", markup=True)
+
+    result = again.reproduce(trial.info.run_id, tracking_uri=client.tracking_uri,
+                             on_changes=warn)
+    if result.rerun is None:
+        raise SweepsError(f"the re-run of {trial.info.run_id} was not recorded")
+    status = result.rerun.info.status.value
+    table = Table(title=f"Reproduction of {trial.info.run_name} ({trial.info.run_id}) as run "
+                        f"{result.rerun.info.run_id}: {status}")
+    for name in ("metric", "original", "reproduced", "difference"):
+        table.add_column(name)
+    for metric, (before, after) in result.values.items():
+        table.add_row(escape(metric), repr(before), repr(after), repr(after - before))
+    console.print(table)
+    from sweeps import records
+    error = result.rerun.data.tags.get(records.ERROR)
+    if status != "FINISHED":
+        raise SweepsError(f"the re-run ended {status}" + (f": {error}" if error else ""))
+    console.print("Reproduced bit for bit." if result.exact else
+                  "Not the same: the objective is not deterministic with this seed, or "
+                  "something above changed.")
+    return 0 if result.exact else 1
 
 
 def cmd_control(args: argparse.Namespace) -> int:
@@ -591,7 +717,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if records.is_sweep(run):
         from sweeps.failures import group_failures
         from sweeps.report.data import failed_attempts, load_sweep
-        attempts = failed_attempts(load_sweep(client, info.run_id))
+        from sweeps.verdict import sweep_verdict
+        sweep = load_sweep(client, info.run_id)
+        attempts = failed_attempts(sweep)
         groups = group_failures(attempts)
         if groups:
             failures = Table(title=f"Failures ({len(attempts)} attempts)")
@@ -603,7 +731,22 @@ def cmd_show(args: argparse.Namespace) -> int:
                     + ": " + ", ".join(f"{k}={_format(v)}" for k, v in a.params.items())
                     for a in group.attempts))
             console.print(failures)
+        _print_recheck(sweep_verdict(sweep))
     return 0
+
+
+def _print_recheck(verdict: Any) -> None:
+    """A sweep's re-check table and verdict sentence (`sweeps.verdict.Verdict`), if any."""
+    from sweeps.verdict import TABLE_HEAD
+    if verdict is None:
+        return
+    recheck = Table(title=f"Re-check ({escape(verdict.metric)}, {verdict.goal})")
+    for column in TABLE_HEAD:
+        recheck.add_column(column, justify="left" if column == "trial" else "right")
+    for trial in verdict.trials:
+        recheck.add_row(*(escape(cell) for cell in trial.cells()))
+    console.print(recheck)
+    console.print(escape(verdict.sentence))
 
 
 # -- report / export / ui ----------------------------------------------------------------
@@ -813,7 +956,8 @@ COMMANDS = {"run": cmd_run, "resume": cmd_resume, "pause": cmd_control, "stop": 
             "cancel": cmd_control, "validate": cmd_validate, "ls": cmd_ls,
             "show": cmd_show, "report": cmd_report, "suggest": cmd_suggest,
             "export": cmd_export, "import": cmd_import, "ui": cmd_ui, "promote": cmd_promote,
-            "models": cmd_models}
+            "models": cmd_models, "extend": cmd_again, "rerun-failed": cmd_again,
+            "recheck": cmd_recheck, "reproduce": cmd_reproduce}
 
 
 if __name__ == "__main__":

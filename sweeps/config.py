@@ -34,7 +34,16 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from sweeps import search
 from sweeps.compat import wandb_config
 from sweeps.errors import ConfigError, short_repr
-from sweeps.space import MAX_GRID_SIZE, FloatParam, Space, freeze, thaw
+from sweeps.space import (
+    MAX_GRID_SIZE,
+    CategoricalParam,
+    FixedParam,
+    FloatParam,
+    IntParam,
+    Space,
+    freeze,
+    thaw,
+)
 
 MAX_FILE_BYTES = 1_000_000
 MAX_NODES = 100_000
@@ -46,12 +55,14 @@ DEFAULT_MAX_ARTIFACT_BYTES = 100 * 1024**2  # per artifact file sent back from a
 DEFAULT_TRIALS = 20
 BACKENDS = ("local", "ray")
 FORMATS = ("sweepbook", "wandb")  # a W&B sweep file is found by its keys, or named
+METRIC_USES = ("last", "best", "mean_last_k")  # which reported value a trial's objective is
 
 _TOP_KEYS = ("experiment", "name", "objective", "metric", "metrics", "space", "sampler",
-             "pruner", "budget", "execution", "tracking", "report", "register")
+             "pruner", "budget", "execution", "tracking", "report", "register", "seed",
+             "stop_when")
 # keys of the top-level sections with fixed keys, by name: "trials" -> "budget.trials"
 _SECTION_KEYS = {
-    "budget": ("trials", "timeout", "max_failures"),
+    "budget": ("trials", "timeout", "max_failures", "repeats"),
     "execution": ("backend", "workers", "trial_timeout", "retries", "resources", "ray",
                   "max_artifact_bytes"),
     "tracking": ("uri",),
@@ -93,6 +104,22 @@ class MetricSpec:
     target: float | None = None
     use: str = "last"  # which reported value is the objective: last | best | mean_last_k
     k: int = 3  # mean_last_k: how many of the last reported values
+
+    def value(self, reported: Sequence[float], final: float) -> float:
+        """A trial's objective value by `use`, from the values it reported for this metric
+        (in order); `final` (the last reported or the returned value) for ``last`` or when
+        it reported none. ``best`` ignores NaN and infinities.
+
+            MetricSpec("loss", Goal.MINIMIZE, use="best").value([3.0, 1.0, 2.0], 2.0)  # 1.0
+        """
+        if self.use == "best":
+            finite = [v for v in reported if math.isfinite(v)]
+            if finite:
+                return min(finite) if self.goal is Goal.MINIMIZE else max(finite)
+        elif self.use == "mean_last_k" and reported:
+            last = reported[-self.k:]
+            return math.fsum(last) / len(last)
+        return final
 
 
 @dataclass(frozen=True)
@@ -215,14 +242,17 @@ class SweepConfig:
             "name": self.name,
             "objective": objective,
             "metrics": [{"name": m.name, "goal": m.goal.value,
-                         **({} if m.target is None else {"target": m.target})}
+                         **({} if m.target is None else {"target": m.target}),
+                         **({} if m.use == "last" else {"use": m.use}),
+                         **({"k": m.k} if m.use == "mean_last_k" else {})}
                         for m in self.metrics],
             "space": self.space.to_dict() or None,  # None: define-by-run
             "sampler": {"type": self.sampler.type, "seed": self.sampler.seed,
                         **thaw(self.sampler.options)},
             "pruner": {"type": self.pruner.type, **thaw(self.pruner.options)},
             "budget": {"trials": self.budget.trials, "timeout": self.budget.timeout,
-                       "max_failures": self.budget.max_failures},
+                       "max_failures": self.budget.max_failures,
+                       **({"repeats": self.budget.repeats} if self.budget.repeats > 1 else {})},
             "execution": {
                 "backend": self.execution.backend,
                 "workers": self.execution.workers,
@@ -237,6 +267,10 @@ class SweepConfig:
             **({} if self.register is None else {"register": {
                 "name": self.register.name, "alias": self.register.alias,
                 "model_path": self.register.model_path}}),
+            **({} if self.seed_param is None else {"seed": {"param": self.seed_param}}),
+            **({} if self.stop_when is None else {"stop_when": {
+                "metric": self.stop_when.metric, "reaches": self.stop_when.value,
+                "goal": self.stop_when.goal.value}}),
         }
 
 
@@ -694,7 +728,7 @@ class _Parser:
         objective = self.objective(data["objective"], space)
         sampler = self.sampler(data.get("sampler"), space, metrics)
         pruner = self.pruner(data.get("pruner"), metrics)
-        budget = self.budget(data.get("budget"))
+        budget = self.budget(data.get("budget"), pruner, space)
         execution = self.execution(data.get("execution"))
         tracking = self.mapping(data.get("tracking"), "tracking", _SECTION_KEYS["tracking"])
         uri = self.optional_text(tracking.get("uri"), "tracking.uri")
@@ -703,7 +737,9 @@ class _Parser:
             experiment=experiment, name=name, objective=objective, metrics=metrics,
             space=space, sampler=sampler, pruner=pruner, budget=budget, execution=execution,
             tracking_uri=uri, report_path=report_path, report_enabled=report_enabled,
-            register=self.register(data.get("register"), metrics), source=self.source,
+            register=self.register(data.get("register"), metrics),
+            seed_param=self.seed(data.get("seed"), space),
+            stop_when=self.stop_when(data.get("stop_when"), metrics), source=self.source,
             raw=freeze(data),
         )
 
@@ -722,7 +758,7 @@ class _Parser:
         out: list[MetricSpec] = []
         for index, item in enumerate(items):
             path = base if has_one else f"metrics.{index}"
-            item = self.mapping(item, path, ("name", "goal", "target"))
+            item = self.mapping(item, path, ("name", "goal", "target", "use", "k"))
             if "name" not in item:
                 self.fail(f"{path}.name", "required")
             if "goal" not in item:
@@ -730,17 +766,85 @@ class _Parser:
             name = self.text(item["name"], f"{path}.name", limit=MAX_NAME_LENGTH)
             if any(m.name == name for m in out):
                 self.fail(f"{path}.name", "duplicate metric name", name)
-            goal = {"maximize": Goal.MAXIMIZE, "max": Goal.MAXIMIZE,
-                    "minimize": Goal.MINIMIZE, "min": Goal.MINIMIZE}.get(item["goal"]) \
-                if isinstance(item["goal"], str) else None
-            if goal is None:
-                self.fail(f"{path}.goal", "must be maximize or minimize", item["goal"])
+            goal = self.goal(item["goal"], f"{path}.goal")
             target = item.get("target")
-            if target is not None and (isinstance(target, bool) or not isinstance(
-                    target, (int, float)) or not _finite(target)):
-                self.fail(f"{path}.target", "must be a finite number", target)
-            out.append(MetricSpec(name, goal, None if target is None else float(target)))
+            if target is not None:
+                target = self.finite(target, f"{path}.target")
+            use = item.get("use", "last")
+            if use not in METRIC_USES:
+                self.fail(f"{path}.use", f"must be one of {', '.join(METRIC_USES)}", use)
+            if "k" in item and use != "mean_last_k":
+                self.fail(f"{path}.k", "only used with use: mean_last_k", item["k"])
+            k = self.integer(item.get("k", 3), f"{path}.k", 1)
+            out.append(MetricSpec(name, goal, target, use, k))
         return tuple(out)
+
+    def goal(self, value: Any, path: str) -> Goal:
+        goal = {"maximize": Goal.MAXIMIZE, "max": Goal.MAXIMIZE, "minimize": Goal.MINIMIZE,
+                "min": Goal.MINIMIZE}.get(value) if isinstance(value, str) else None
+        if goal is None:
+            self.fail(path, "must be maximize or minimize", value)
+        return goal
+
+    def finite(self, value: Any, path: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+            self.fail(path, "must be a finite number", value)
+        return float(value)
+
+    def stop_when(self, value: Any, metrics: tuple[MetricSpec, ...]) -> StopWhen | None:
+        """`stop_when:`, W&B's target for any metric; an objective metric's goal is its own."""
+        if value is None:
+            return None
+        data = self.mapping(value, "stop_when", ("metric", "reaches", "goal"))
+        for key in ("metric", "reaches"):
+            if key not in data:
+                self.fail(f"stop_when.{key}", "required (stop_when: {metric: NAME, reaches: "
+                          "NUMBER})")
+        name = self.text(data["metric"], "stop_when.metric", limit=MAX_NAME_LENGTH)
+        reaches = self.finite(data["reaches"], "stop_when.reaches")
+        goal = None if data.get("goal") is None else self.goal(data["goal"], "stop_when.goal")
+        objective = next((m for m in metrics if m.name == name), None)
+        if objective is not None:
+            if goal not in (None, objective.goal):
+                self.fail("stop_when.goal", f"{name!r} is an objective metric to "
+                          f"{objective.goal.value}", data["goal"])
+            goal = objective.goal
+        elif goal is None:
+            self.fail("stop_when.goal", f"required: {name!r} is not an objective metric; "
+                      "say maximize or minimize")
+        if any(m.target is not None for m in metrics):
+            self.fail("stop_when", "give stop_when or metric.target, not both")
+        return StopWhen(name, reaches, goal)
+
+    def seed(self, value: Any, space: Space) -> str | None:
+        """`seed: {param: NAME}` (or `seed: NAME`): the param that is a trial's seed."""
+        if value is None:
+            return None
+        if not isinstance(value, (str, Mapping)):
+            self.fail("seed", "must be {param: NAME} or a param's name (the sampler's own "
+                      "seed is sampler.seed)", value)
+        path = "seed" if isinstance(value, str) else "seed.param"
+        data = {"param": value} if isinstance(value, str) else \
+            self.mapping(value, "seed", ("param",))
+        if "param" not in data:
+            self.fail(path, "required: the name of the param that is the seed")
+        name = self.text(data["param"], path, limit=MAX_NAME_LENGTH)
+        if not len(space):  # define-by-run: the objective suggests it
+            return name
+        if name not in space:
+            hint = difflib.get_close_matches(name, list(space.names), n=1)
+            extra = f"; did you mean {hint[0]!r}?" if hint else ""
+            self.fail(path, f"not a parameter of the space{extra}", name)
+        if name in space.conditional:
+            self.fail(path, "names a conditional parameter, absent when its condition fails",
+                      name)
+        param = space[name]
+        values = (param.choices if isinstance(param, CategoricalParam)
+                  else (param.value,) if isinstance(param, FixedParam) else None)
+        if not isinstance(param, IntParam) and (values is None or not all(
+                isinstance(v, int) and not isinstance(v, bool) for v in values)):
+            self.fail(path, "must name an int param, an int constant or a list of ints", name)
+        return name
 
     def objective(self, value: Any, space: Space) -> ObjectiveSpec:
         if isinstance(value, str):
@@ -823,7 +927,7 @@ class _Parser:
         if kind in search.SINGLE_OBJECTIVE_SAMPLERS and len(metrics) > 1:
             self.fail("sampler.type", f"{kind} supports a single objective metric only "
                       f"({len(metrics)} metrics given)", kind)
-        if kind == "grid":
+        if kind in ("grid", "wandb_grid"):
             self.grid(space)
         spec = SamplerSpec(kind, seed, freeze(data))
         if kind != "grid" and data and search.missing_requirement(kind) is None:
@@ -899,7 +1003,7 @@ class _Parser:
         except (ValueError, TypeError) as error:
             self.fail(section, f"rejected by optuna: {error}")
 
-    def budget(self, value: Any) -> Budget:
+    def budget(self, value: Any, pruner: PrunerSpec, space: Space) -> Budget:
         data = self.mapping(value, "budget", _SECTION_KEYS["budget"])
         trials = data.get("trials")
         if trials is not None:
@@ -912,7 +1016,14 @@ class _Parser:
         failures = data.get("max_failures")
         if failures is not None:
             failures = self.integer(failures, "budget.max_failures", 0)
-        return Budget(trials, timeout, failures)
+        repeats = self.integer(data.get("repeats", 1), "budget.repeats", 1)
+        if repeats > 1 and pruner.type != "none":
+            self.fail("budget.repeats", "pruning needs one run per trial; set pruner: none "
+                      f"(pruner is {pruner.type})")
+        if repeats > 1 and not len(space):
+            self.fail("budget.repeats", "needs a declared space: a define-by-run objective "
+                      "draws its params as it runs, so its repeats could not share them")
+        return Budget(trials, timeout, failures, repeats)
 
     def execution(self, value: Any) -> Execution:
         data = self.mapping(value, "execution", _SECTION_KEYS["execution"])

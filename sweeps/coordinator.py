@@ -29,6 +29,8 @@ from sweeps.control import CANCELLED, STOPPED, Control, Watch
 from sweeps.objectives import check_importable
 from sweeps.optimizer import ActiveTrial, Optimizer
 from sweeps.recorder import Recorder
+from sweeps.repeats import Repeats
+from sweeps.reruns import Rerun, trial_seed
 from sweeps.resume import Requeued, find_resumable, plan_resume
 from sweeps.space import thaw
 from sweeps.trial import (
@@ -56,6 +58,7 @@ class _Ended:
     outcome: Outcome
     values: list[float]  # the objective metrics' values, NaN when missing
     error: str
+    exception: tuple[str, ...] = ()  # what the objective raised (`TrialResult.exception`)
 
 
 class Coordinator:
@@ -68,12 +71,23 @@ class Coordinator:
                  resume: str | None = None, cwd: str | None = None,
                  on_progress: Callable[[Progress], None] | None = None,
                  study: optuna.Study | None = None, function: bytes | None = None,
-                 callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = ()
-                 ) -> None:
-        """`study`, `function` (a cloudpickled define-by-run objective) and `callbacks`
-        come from `sweeps.create_study(...).optimize`."""
+                 callbacks: Sequence[Callable[[optuna.Study, FrozenTrial], None]] = (),
+                 reopen: bool = False, rerun_failed: bool = False,
+                 reruns: Sequence[Rerun] = (), catch: Sequence[str] | None = None) -> None:
+        """`study`, `function` (a cloudpickled define-by-run objective), `callbacks` and
+        `catch` come from `sweeps.create_study(...).optimize`: `catch` names (qualified, see
+        `exception_names`) the exceptions a trial may raise and the sweep goes on; another
+        one, once the trial failed for good, stops the sweep (running trials finish) and is
+        kept in `uncaught`. None (YAML sweeps): the sweep outlives every exception.
+        With `resume` (a sweep run id): `reopen` takes up a sweep that ended too (`sweeps
+        extend`: the config's budget.trials counts the stored trials), `rerun_failed` runs
+        its failed trials again
+        (`sweeps rerun-failed`), and `reruns` runs only those re-runs of finished trials,
+        leaving the sweep itself as it was (`sweeps recheck`, `sweeps reproduce`)."""
         self.config = config
         self._study, self._function, self._callbacks = study, function, callbacks
+        self._catch = None if catch is None else frozenset(catch)
+        self.uncaught = ""  # "trial N raised Error: text", an exception `catch` does not list
         self.client = client
         self.backend = backend
         self._resume = resume
@@ -91,6 +105,11 @@ class Coordinator:
         self._last_progress = 0.0
         self._paused = self._cancelled = False  # by `sweeps pause` / `sweeps cancel`
         self._held: set[str] = set()  # attempts called off by a pause: they run after it
+        self._reopen, self._rerun_failed = reopen, rerun_failed
+        self._reruns: deque[Rerun] = deque(reruns)
+        self._reruns_only = bool(reruns)
+        self._wall_before = 0.0  # a reopened sweep's recorded wall time
+        self._repeats = Repeats(config)  # budget.repeats: the trials whose repeats run
 
     @property
     def sweep_run_id(self) -> str:
@@ -104,14 +123,21 @@ class Coordinator:
         if not self._resume:
             self._check_objective()
             self.recorder.create_sweep(config, self.client.get_or_create_experiment(
-                config.experiment), self.backend.name, self.budget.trials, self._cwd)
+                config.experiment), self.backend.name, self.budget.trials, self._cwd,
+                optuna_study=None if self._study is None else self._study.study_name)
             return
         experiment = self.client.get_experiment_by_name(config.experiment)
         sweep = find_resumable(self.client, self._resume,
-                               experiment.experiment_id if experiment else "", config.experiment)
-        self._cwd = records.SweepRecord.from_run(sweep).cwd or self._cwd
+                               experiment.experiment_id if experiment else "", config.experiment,
+                               ended=self._reopen or self._reruns_only)
+        record = records.SweepRecord.from_run(sweep)
+        self._cwd = record.cwd or self._cwd
         self._check_objective()
-        plan = plan_resume(self.client, sweep, config)
+        if self._reruns_only:  # the sweep's trials and state stay as they are
+            self.recorder.attach(sweep.info.experiment_id, sweep.info.run_id)
+            return
+        self._wall_before = record.wall_seconds or 0.0
+        plan = plan_resume(self.client, sweep, config, rerun_failed=self._rerun_failed)
         for record, history in plan.stored:
             self.budget.count(self.optimizer.add_stored(record, history))
         self.budget.resumed(plan.failed)
@@ -194,22 +220,35 @@ class Coordinator:
 
     def _next_spec(self) -> TrialSpec | None:
         """The next attempt to run: a retry, a trial cut off before a resume, or a new one."""
-        if self.budget.stop_reason or self._paused:
+        if self._paused or (self.budget.stop_reason and not (  # a stopped sweep ends the
+                self._repeats and self._reruns and not self._cancelled)):  # trials it began
             return None
         if self._retry:
             trial = self._retry.popleft()
         elif self._requeue:
             again = self._requeue.popleft()
             trial = self.optimizer.ask(again.number, again.params)
-            trial.attempt, trial.failures = again.attempt, again.failures
-        elif self.budget.may_ask(len(self._active) + len(self._retry) + len(self._requeue)):
+            trial.attempt, trial.failures, trial.key = again.attempt, again.failures, \
+                again.retry_of
+        elif self._reruns:
+            rerun = self._reruns.popleft()
+            trial = ActiveTrial(rerun.number, None, dict(rerun.params), seed=rerun.seed,
+                                rerun=rerun)
+        elif not self._reruns_only and self.budget.may_ask(
+                sum(t.rerun is None for t in self._active.values()) + len(self._repeats)
+                + len(self._retry) + len(self._requeue)):
             trial = self.optimizer.ask(self._next_number)
             self._next_number += 1
         else:
             return None
+        if trial.rerun is None:
+            trial.seed = trial_seed(self.config, trial.number, trial.params)
         trial.key = self.recorder.create_attempt(trial, retry_of=trial.key or None)
         trial.submitted, trial.started = time.monotonic(), None
         trial.steps, trial.last_step, trial.logged = set(), 0, {}
+        if trial.rerun is None and self._repeats.size > 1:  # its repeats run instead
+            self._reruns.extendleft(reversed(self._repeats.expand(trial)))
+            return self._next_spec()
         self._active[trial.key] = trial
         objective, wandb = self.config.objective, self.config.objective.wandb
         return TrialSpec(
@@ -220,7 +259,7 @@ class Coordinator:
             tracking_uri=self.client.tracking_uri,
             resources=dict(self.config.execution.resources),
             wandb=None if wandb is None else {**thaw(wandb), "sweep_id": self.sweep_run_id},
-            study_view=self.optimizer.study_view(), function=self._function)
+            study_view=self.optimizer.study_view(), function=self._function, seed=trial.seed)
 
     def _poll_timeout(self) -> float:
         deadlines = [*self._deadlines.values(), self.budget.deadline()]
@@ -251,7 +290,12 @@ class Coordinator:
                     and self.optimizer.should_prune(trial)):
                 self.backend.cancel(trial.key, Outcome.PRUNED, f"pruned at step {trial.last_step}")
         elif isinstance(event, PruneQuery):
-            self.backend.answer(event.key, self.optimizer.should_prune(trial))
+            self.backend.answer(event.key, trial.rerun is None
+                                and self.optimizer.should_prune(trial))
+        elif isinstance(event, SuggestQuery) and trial.rerun is not None:  # as it was
+            self.backend.answer(event.key, trial.params[event.name] if event.name in
+                                trial.params else SuggestFailed(
+                                    f"trial {trial.number} had no param {event.name!r}"))
         elif isinstance(event, SuggestQuery):
             self._settle()  # the sampler sees every trial that ended before this question
             value = self.optimizer.suggest(trial, event.name, event.distribution)
@@ -263,9 +307,13 @@ class Coordinator:
             if self.config.execution.trial_timeout:
                 self._deadlines[trial.key] = trial.started + self.config.execution.trial_timeout
             self.recorder.started(trial, event)
+            group = self._repeats.trial_of(trial)
+            if group is not None and group.started is None:  # its first repeat started
+                group.started = trial.started
+                self.recorder.started(group, event)
         elif isinstance(event, ArtifactData):
             self.recorder.artifact(trial, event)
-        elif isinstance(event, UserAttr):
+        elif isinstance(event, UserAttr) and trial.optuna_trial is not None:
             trial.optuna_trial.set_user_attr(event.name, event.value)
         elif isinstance(event, Finished):
             self._finished(trial, event.result)
@@ -275,14 +323,25 @@ class Coordinator:
         del self._active[trial.key]
         self._deadlines.pop(trial.key, None)
         outcome, values, error = result.outcome, dict(result.values), result.error
+        reported, trial.reported = trial.reported, {}  # this attempt's; a retry starts anew
+        for metric in self.config.metrics:  # the objective value by `metric.use`
+            if metric.name in reported and metric.name in values:
+                values[metric.name] = metric.value(reported[metric.name], values[metric.name])
         if outcome is Outcome.COMPLETE:
             bad = [n for n in self._names if not math.isfinite(values.get(n, math.nan))]
             if bad:
                 outcome, error = Outcome.FAILED, f"objective metric {bad[0]!r} is " \
                     f"{values.get(bad[0], 'missing')}"
         self.recorder.finished(trial, result, outcome, values, error)
+        trial.logged.update(values)  # the final values are logged now (for stop_when)
         self._ended.append(_Ended(trial, outcome, [values.get(n, math.nan) for n in self._names],
-                                  error or "unknown error"))
+                                  error or "unknown error", result.exception))
+        end = self._repeats.ended(trial, outcome, values, error)
+        if end is not None:  # the trial's last repeat: the trial ends with their mean
+            self.recorder.finished(end.trial, TrialResult(end.outcome, end.values, end.error),
+                                   end.outcome, end.values, end.error)
+            self._ended.append(_Ended(end.trial, end.outcome, [end.values.get(
+                n, math.nan) for n in self._names], end.error or "unknown error"))
 
     def _settle(self) -> None:
         """Make the attempts that ended durable in one transaction, then tell optuna (or
@@ -293,6 +352,8 @@ class Coordinator:
         ended, self._ended = self._ended, []
         for end in ended:
             trial, outcome = end.trial, end.outcome
+            if trial.rerun is not None:  # the study never sees a re-run
+                continue
             if outcome is Outcome.KILLED:  # called off by the sweep: re-run on resume
                 if trial.key in self._held:  # or, called off by a pause, after it
                     self._held.discard(trial.key)
@@ -308,12 +369,22 @@ class Coordinator:
                     self._retry.append(trial)
                 else:
                     self._tell(trial, TrialState.FAIL)
+                    self._stop_if_uncaught(trial.number, end)
             elif outcome is Outcome.PRUNED:
                 self.budget.succeeded(None)
                 self._tell(trial, TrialState.PRUNED)
             else:
-                self.budget.succeeded(end.values)
+                self.budget.succeeded(end.values, trial.number, trial.logged)
                 self._tell(trial, TrialState.COMPLETE, end.values)
+
+    def _stop_if_uncaught(self, number: int, end: _Ended) -> None:
+        """A trial failed for good raising an exception `catch` does not list: no new
+        trials (running ones finish), and `uncaught` says which (`study.optimize` raises)."""
+        if (self._catch is None or not end.exception or self._catch & set(end.exception)
+                or self.uncaught):
+            return
+        self.uncaught = f"trial {number} raised {end.error}"
+        self.budget.stop(f"{self.uncaught} (not in catch)", failed=True)
 
     def _tell(self, trial: ActiveTrial, state: TrialState,
               values: list[float] | None = None) -> None:
@@ -338,9 +409,14 @@ class Coordinator:
         return self.optimizer.best()
 
     def _finish(self, status: RunStatus) -> None:
+        if len(self._repeats):  # cancelled or interrupted between repeats
+            self.recorder.interrupted(self._repeats.drop())
+        if self._reruns_only:
+            self._report_progress(force=True)
+            return
         number, values, _ = self.best()
-        self.recorder.finish_sweep(status, self.budget.count_names(),
-                                   time.monotonic() - self.budget.started, number, values,
+        self.recorder.finish_sweep(status, self.budget.count_names(), self._wall_before
+                                   + time.monotonic() - self.budget.started, number, values,
                                    self.budget.stop_reason)
         self._report_progress(force=True)
 

@@ -32,7 +32,15 @@ from typing import Any
 
 from sweeps import records
 from sweeps.errors import SweepError, TrialPruned
-from sweeps.trial import Channel, Outcome, Trial, TrialResult, TrialSpec, TrialWriter
+from sweeps.trial import (
+    Channel,
+    Outcome,
+    Trial,
+    TrialResult,
+    TrialSpec,
+    TrialWriter,
+    exception_names,
+)
 from tracking import Metric, RunInfo, RunStatus, TrackingError
 from tracking.host import EVENTS_ENV, RUN_ID_ENV, attach, now_ms, parse_line, validation
 
@@ -175,7 +183,8 @@ def _run_callable(spec: TrialSpec, writer: _RecordingWriter, channel: Channel) -
             if isinstance(e, KeyboardInterrupt):
                 raise
             return TrialResult(Outcome.FAILED, error=_one_line(e),
-                               traceback=traceback.format_exc())
+                               traceback=traceback.format_exc(),
+                               exception=exception_names(type(e)))
     return _final_values(returned, spec.objective_metrics, writer.last)
 
 
@@ -299,6 +308,7 @@ def _run_command(spec: TrialSpec, writer: _RecordingWriter, own_group: bool) -> 
         **os.environ, **spec.env,
         RUN_ID_ENV: spec.key, EVENTS_ENV: "stdout",
         "SWEEPS_TRIAL_NUMBER": str(spec.number), "SWEEPS_TRACKING_URI": spec.tracking_uri,
+        "SWEEPS_TRIAL_SEED": "" if spec.seed is None else str(spec.seed),
         "SWEEPS_PARAMS": json.dumps(dict(spec.params), default=str),
         "PYTHONPATH": os.pathsep.join(p for p in (spec.cwd, os.environ.get("PYTHONPATH")) if p),
         "PYTHONUNBUFFERED": "1",

@@ -10,12 +10,13 @@ import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.compat.impute import IMPUTED, imputed_value
 from sweeps.config import Goal, SweepConfig
 from sweeps.errors import SweepError
 from sweeps.optuna_compat.distributions import from_json, suggest
@@ -23,6 +24,9 @@ from sweeps.records import DISTRIBUTIONS, TrialRecord
 from sweeps.search import build_pruner, build_sampler
 from sweeps.trial import SuggestFailed
 from tracking import Metric, RunStatus
+
+if TYPE_CHECKING:
+    from sweeps.reruns import Rerun
 
 TRIAL_STATE = {RunStatus.FINISHED: TrialState.COMPLETE, RunStatus.PRUNED: TrialState.PRUNED,
                RunStatus.FAILED: TrialState.FAIL, RunStatus.KILLED: TrialState.FAIL,
@@ -32,10 +36,11 @@ TRIAL_STATE = {RunStatus.FINISHED: TrialState.COMPLETE, RunStatus.PRUNED: TrialS
 
 @dataclass
 class ActiveTrial:
-    """A trial in flight: its optuna trial, params and current attempt."""
+    """A trial in flight: its optuna trial, params and current attempt; or a re-run of a
+    finished trial (`rerun`), which has no optuna trial."""
 
     number: int
-    optuna_trial: optuna.trial.Trial
+    optuna_trial: optuna.trial.Trial | None
     params: dict[str, Any]
     attempt: int = 1
     failures: int = 0  # failed attempts (lost ones, cut off by the infrastructure, not counted)
@@ -46,7 +51,11 @@ class ActiveTrial:
     steps: set[int] = field(default_factory=set)
     last_step: int = 0
     logged: dict[str, float] = field(default_factory=dict)
+    # every value logged for an objective metric whose `use` is not last, in order
+    reported: dict[str, list[float]] = field(default_factory=dict)
     distributions: dict[str, BaseDistribution] = field(default_factory=dict)  # suggested
+    seed: int | None = None
+    rerun: Rerun | None = None
 
 
 class Optimizer:
@@ -60,12 +69,22 @@ class Optimizer:
         self.config = config
         self.callbacks = tuple(callbacks)
         self.names = tuple(m.name for m in config.metrics)
+        self._kept = frozenset(m.name for m in config.metrics if m.use != "last")
         self._maximize = config.metrics[0].goal is Goal.MAXIMIZE
         self._by_optuna_number: dict[int, int] = {}
         self.best_values: list[float] | None = None  # single objective: the best so far
+        # a W&B bayes file's metric.impute: failed trials are told with a value
+        self._impute = (config.objective.wandb or {}).get("impute")
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study is ours; we report
+        # a study on optuna's own storage (not in memory) already holds a resumed sweep's
+        # stored trials: `add_stored` then only counts them
+        self._holds_stored = study is not None and not isinstance(
+            study._storage, optuna.storages.InMemoryStorage)
         if study is not None:
             self.study = study
+            if len(self.names) == 1 and study.get_trials(deepcopy=False,
+                                                         states=(TrialState.COMPLETE,)):
+                self.best_values = [study.best_value]  # trials it had before this sweep
             return
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -112,8 +131,11 @@ class Optimizer:
         reported = False
         for metric in metrics:
             trial.logged[metric.key] = metric.value
+            if metric.key in self._kept:
+                trial.reported.setdefault(metric.key, []).append(metric.value)
             trial.last_step = max(trial.last_step, metric.step)
             if (metric.key == self.names[0] and len(self.names) == 1
+                    and trial.optuna_trial is not None
                     and metric.step not in trial.steps and math.isfinite(metric.value)):
                 trial.steps.add(metric.step)
                 trial.optuna_trial.report(metric.value, metric.step)
@@ -132,6 +154,12 @@ class Optimizer:
         if values is not None and len(values) == 1 and (
                 self.best_values is None or (values[0] > self.best_values[0]) == self._maximize):
             self.best_values = values
+        if state is TrialState.FAIL and self._impute:  # sweeps.compat.impute; stays FAILED
+            own = self.study.get_trials(deepcopy=False)[trial.optuna_trial.number]
+            state, values = TrialState.COMPLETE, [imputed_value(
+                self.study.get_trials(deepcopy=False), own.intermediate_values, self._impute,
+                maximize=self._maximize)]
+            trial.optuna_trial.set_user_attr(IMPUTED, self._impute)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             try:
@@ -157,7 +185,8 @@ class Optimizer:
 
     def add_stored(self, record: TrialRecord, history: Sequence[Metric]) -> TrialState:
         """Add a stored attempt (FINISHED, PRUNED or FAILED) to the study as a finished
-        trial; returns its state (a FINISHED one without finite values counts as FAIL)."""
+        trial (unless the study's own storage holds it); returns its state (a FINISHED one
+        without finite values counts as FAIL)."""
         state = TRIAL_STATE[record.status]
         distributions = self.config.space.distributions() if len(self.config.space) else \
             from_json(record.run.data.tags.get(DISTRIBUTIONS, "{}"))  # define-by-run
@@ -169,10 +198,17 @@ class Optimizer:
             values = [record.run.data.metrics.get(n, math.nan) for n in self.names]
             if not all(math.isfinite(v) for v in values):
                 state, values = TrialState.FAIL, None
+        if self._holds_stored:
+            return state
+        imputed = {IMPUTED: self._impute} if state is TrialState.FAIL and self._impute else {}
+        if imputed:  # as `tell` did when it failed (sweeps.compat.impute)
+            values = [imputed_value(self.study.get_trials(deepcopy=False), intermediate,
+                                    self._impute, maximize=self._maximize)]
         try:
             frozen = optuna.trial.create_trial(
                 params=params, distributions={k: distributions[k] for k in params},
-                values=values, intermediate_values=intermediate, state=state)
+                values=values, intermediate_values=intermediate, user_attrs=imputed,
+                state=TrialState.COMPLETE if imputed else state)
             self.study.add_trial(frozen)
         except ValueError as e:
             raise SweepError(f"cannot resume: trial {record.number}'s params no longer fit the "
@@ -183,8 +219,9 @@ class Optimizer:
     def best(self) -> tuple[int | None, list[float] | None, dict[str, Any] | None]:
         """(sweeps trial number, values, params) of the best trial, if any completed."""
         completed = [t for t in self.study.get_trials(deepcopy=False)
-                     if t.state is TrialState.COMPLETE]
+                     if t.state is TrialState.COMPLETE and IMPUTED not in t.user_attrs]
         if not completed:
             return None, None, None
-        best = self.study.best_trial if len(self.names) == 1 else self.study.best_trials[0]
+        best = (max if self._maximize else min)(completed, key=lambda t: t.values[0]) \
+            if len(self.names) == 1 else self.study.best_trials[0]
         return self._by_optuna_number.get(best.number), list(best.values), dict(best.params)

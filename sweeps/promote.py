@@ -83,9 +83,9 @@ def promote(client: Client, sweep_run_id: str, *, name: str | None = None,
     data = load_sweep(client, sweep_run_id)
     name = name or data.experiment
     try:  # checks the name and the alias (one-line errors) before anything is written
-        client.get_model_version_by_alias(name, alias)
+        current = client.get_model_version_by_alias(name, alias)
     except NotFoundError:
-        pass
+        current = None
     done = data.final[data.final["status"] == "FINISHED"].set_index("number")
     goals = [m for m, _ in data.goals]
 
@@ -112,6 +112,9 @@ def promote(client: Client, sweep_run_id: str, *, name: str | None = None,
                          "--model-path)")
     sweep = client.get_run(sweep_run_id)
     uri = f"runs:/{run_id}/{model_path}"
+    if current is not None and current.run_id == run_id and current.source == uri:
+        return Promotion(name, current.version, alias, trial, run_id, sweep_run_id, uri,
+                         None)  # already there (an extended sweep kept its winner)
     importance = explain(client, run_id, model_path, trial)
     version = tracking.register_model(uri, name, lineage_tags(client, sweep, trial,
                                                               values(trial)),

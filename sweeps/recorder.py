@@ -30,22 +30,30 @@ class Recorder:
         self.experiment_id = ""
 
     def create_sweep(self, config: SweepConfig, experiment_id: str, backend: str,
-                     budget_trials: int | None, cwd: str) -> str:
-        """Create the sweep (parent) run and save its config; returns its run id."""
+                     budget_trials: int | None, cwd: str, *,
+                     optuna_study: str | None = None) -> str:
+        """Create the sweep (parent) run and save its config; returns its run id.
+        `optuna_study`: the name of the optuna study it runs (`sweeps.create_study`)."""
         self.experiment_id = experiment_id
-        run = self.client.create_run(
-            experiment_id, run_name=config.name, capture_environment=True,
-            tags=records.sweep_tags(
-                [{"name": m.name, "goal": m.goal.value} for m in config.metrics],
-                config.objective.callable or config.objective.command or "",
-                config.sampler.type, config.pruner.type, backend,
-                config.execution.workers, budget_trials, cwd))
+        tags = records.sweep_tags(
+            [{"name": m.name, "goal": m.goal.value} for m in config.metrics],
+            config.objective.callable or config.objective.command or "",
+            config.sampler.type, config.pruner.type, backend,
+            config.execution.workers, budget_trials, cwd)
+        if optuna_study is not None:
+            tags[records.OPTUNA_STUDY] = optuna_study
+        run = self.client.create_run(experiment_id, run_name=config.name,
+                                     capture_environment=True, tags=tags)
         self.sweep_run_id = run.info.run_id
         saved = config.to_dict()
         if "://" in (config.tracking_uri or ""):  # a server's URI: kept without its password
             saved["tracking"] = {"uri": self.client.store.root}
         self.client.log_dict(self.sweep_run_id, saved, records.CONFIG_ARTIFACT)
         return self.sweep_run_id
+
+    def attach(self, experiment_id: str, sweep_run_id: str) -> None:
+        """Write re-runs under a stored sweep, leaving the sweep run itself as it is."""
+        self.experiment_id, self.sweep_run_id = experiment_id, sweep_run_id
 
     def reopen_sweep(self, experiment_id: str, sweep_run_id: str,
                      cut_off: Iterable[CutOff]) -> None:
@@ -62,13 +70,23 @@ class Recorder:
             writes.reopen(sweep_run_id)
 
     def create_attempt(self, trial: ActiveTrial, retry_of: str | None) -> str:
-        """A QUEUED run for the trial's next attempt, with its params; returns its id."""
+        """A QUEUED run for the trial's next attempt (or a re-run), with its params and
+        seed; returns its id."""
+        rerun = trial.rerun
+        if rerun is not None:
+            name = f"trial-{trial.number}-{rerun.role}" + (f"-{rerun.repeat}" if rerun.repeat
+                                                           else "")
+            tags = records.rerun_tags(rerun.role, rerun.number, rerun.rerun_of, rerun.repeat,
+                                      rerun.seed)
+        else:
+            name = f"trial-{trial.number}" + (f"-attempt-{trial.attempt}" if trial.attempt > 1
+                                              else "")
+            tags = records.trial_tags(trial.number, trial.attempt, retry_of, trial.seed)
         with self.client.batch(buffered=True) as writes:
-            run_id = writes.create_run(
-                self.experiment_id, run_name=f"trial-{trial.number}"
-                + (f"-attempt-{trial.attempt}" if trial.attempt > 1 else ""),
-                parent_run_id=self.sweep_run_id, status=RunStatus.QUEUED,
-                tags=records.trial_tags(trial.number, trial.attempt, retry_of))
+            parent = rerun.rerun_of if rerun is not None and rerun.role == \
+                records.REPETITION else self.sweep_run_id
+            run_id = writes.create_run(self.experiment_id, run_name=name, parent_run_id=parent,
+                                       status=RunStatus.QUEUED, tags=tags)
             writes.log_params(run_id, trial.params)
         return run_id
 
@@ -149,12 +167,11 @@ class Recorder:
     def finish_sweep(self, status: RunStatus, counts: Mapping[str, int], wall: float,
                      best_trial: int | None, best_values: list[float] | None,
                      stop_reason: str) -> None:
-        tags = {records.COUNTS: json.dumps(dict(counts)), records.WALL: f"{wall:.3f}"}
+        tags = {records.COUNTS: json.dumps(dict(counts)), records.WALL: f"{wall:.3f}",
+                records.STOP_REASON: stop_reason}  # "" clears a reopened sweep's old one
         if best_trial is not None:
             tags |= {records.BEST_TRIAL: str(best_trial),
                      records.BEST_VALUES: json.dumps(best_values)}
-        if stop_reason:
-            tags[records.STOP_REASON] = stop_reason
         with self.client.batch() as writes:
             writes.set_tags(self.sweep_run_id, tags)
             writes.set_terminated(self.sweep_run_id, status)

@@ -54,6 +54,8 @@ SEED = "trial.seed"  # the seed the attempt ran with (`trial.seed`; the seed par
 # recheck` repeats (ROLE=RECHECK, one per repeat) and `sweeps reproduce` (ROLE=REPRODUCTION);
 # both carry the original's NUMBER, its run id in RERUN_OF, and their SEED
 RECHECK, REPRODUCTION = "recheck", "reproduction"
+# `budget.repeats`: each repeat of a trial is a child run of the trial's run (ROLE=REPETITION)
+REPETITION = "repetition"
 RERUN_OF, REPEAT = "trial.rerun_of", "trial.repeat"
 
 RUN_STATUS = {Outcome.COMPLETE: RunStatus.FINISHED, Outcome.PRUNED: RunStatus.PRUNED,
@@ -166,10 +168,13 @@ def live_coordinator(sweep: Run) -> str | None:
         return pid
 
 
-def trial_tags(number: int, attempt: int, retry_of: str | None) -> dict[str, str]:
+def trial_tags(number: int, attempt: int, retry_of: str | None,
+               seed: int | None = None) -> dict[str, str]:
     tags = {ROLE: TRIAL, NUMBER: str(number), ATTEMPT: str(attempt)}
     if retry_of:
         tags[RETRY_OF] = retry_of
+    if seed is not None:
+        tags[SEED] = str(seed)
     return tags
 
 

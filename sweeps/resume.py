@@ -26,6 +26,7 @@ class Requeued:
     params: Mapping[str, Any]
     attempt: int
     failures: int  # its failed attempts so far
+    retry_of: str = ""  # the failed run it runs again, for `sweeps rerun-failed`
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,10 @@ class Plan:
 
 
 def find_resumable(client: Client, name_or_id: str, experiment_id: str,
-                   experiment: str) -> Run:
-    """The unfinished sweep to resume, checked: in this experiment, and not running."""
-    sweep = records.find_sweep(client, name_or_id, unfinished=True)
+                   experiment: str, *, ended: bool = False) -> Run:
+    """The unfinished sweep to resume (or, with `ended`, any sweep), checked: in this
+    experiment, and not running."""
+    sweep = records.find_sweep(client, name_or_id, unfinished=not ended)
     if sweep.info.experiment_id != experiment_id:
         raise SweepError(f"sweep {sweep.info.run_id} belongs to another experiment "
                          f"than {experiment!r}")
@@ -65,8 +67,11 @@ def find_resumable(client: Client, name_or_id: str, experiment_id: str,
     return sweep
 
 
-def plan_resume(client: Client, sweep: Run, config: SweepConfig) -> Plan:
-    """Decide, from the stored attempts of `sweep`, what the resumed sweep starts from."""
+def plan_resume(client: Client, sweep: Run, config: SweepConfig, *,
+                rerun_failed: bool = False) -> Plan:
+    """Decide, from the stored attempts of `sweep`, what the resumed sweep starts from;
+    `rerun_failed` runs the trials that failed for good again, as new attempts linked to
+    their last one (their earlier failures no longer count)."""
     stored = records.load_trials(client, sweep)
     histories: dict[str, list[Metric]] = {}
     for run_id, metric in client.get_metric_histories([r.run_id for r in stored]):
@@ -81,6 +86,11 @@ def plan_resume(client: Client, sweep: Run, config: SweepConfig) -> Plan:
         last = attempts[-1]
         finished = [a for a in attempts if a.status is RunStatus.FINISHED]
         failed = [a for a in attempts if a.status is RunStatus.FAILED and not a.lost]
+        if rerun_failed and not finished and last.status is RunStatus.FAILED:
+            result.requeued.append(Requeued(number, {k: v for k, v in last.params.items()
+                                                     if k in space or not space},
+                                            last.attempt + 1, 0, retry_of=last.run_id))
+            continue
         result.failed += [(a.number, a.run_id, a.error or "unknown error") for a in failed]
         again = Requeued(number, {k: v for k, v in last.params.items()  # all: define-by-run
                                   if k in space or not space}, last.attempt + 1, len(failed))

@@ -37,6 +37,7 @@ from optuna.samplers import (
 )
 
 from sweeps.compat.hyperband import WandbHyperbandPruner
+from sweeps.compat.wandb_grid import WandbGridSampler
 from sweeps.errors import ConfigError
 from sweeps.space import thaw
 
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 SAMPLERS: dict[str, type[BaseSampler]] = {
     "random": RandomSampler,
     "grid": GridSampler,
+    "wandb_grid": WandbGridSampler,  # W&B's grid: its order, no combination twice
     "tpe": TPESampler,
     "cmaes": CmaEsSampler,
     "qmc": QMCSampler,
@@ -151,7 +153,8 @@ def pruner_kwargs(spec: PrunerSpec) -> dict[str, Any]:
 
 
 def build_sampler(spec: SamplerSpec, space: Space, *, source: str = "<config>") -> BaseSampler:
-    """An optuna sampler for `spec`; grid gets ``search_space=space.grid()``.
+    """An optuna sampler for `spec`; grid gets ``search_space=space.grid()``, wandb_grid
+    the space.
 
     Raises ConfigError (``sampler.type: gp needs PyTorch; pip install torch``) when a
     package the sampler needs is missing. Optuna's ExperimentalWarning is silenced here.
@@ -168,6 +171,8 @@ def build_sampler(spec: SamplerSpec, space: Space, *, source: str = "<config>") 
     kwargs = {key: thaw(value) for key, value in spec.options.items()}
     if spec.type == "grid":
         kwargs["search_space"] = space.grid()
+    elif spec.type == "wandb_grid":
+        kwargs["search_space"] = space
     kwargs["seed"] = spec.seed
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

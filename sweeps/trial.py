@@ -56,6 +56,7 @@ class TrialSpec:
     # study's read-only view (study_name, directions, best_value, user_attrs)
     study_view: Mapping[str, Any] | None = None
     function: bytes | None = None  # that objective, cloudpickled (one from a __main__ script)
+    seed: int | None = None  # the attempt's seed (`Trial.seed`, $SWEEPS_TRIAL_SEED)
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,19 @@ class TrialResult:
     values: Mapping[str, float] = field(default_factory=dict)
     error: str | None = None  # one line
     traceback: str | None = None
+    # what the objective raised: its class's and base classes' qualified names (see
+    # `exception_names`), most derived first; () when it raised nothing
+    exception: tuple[str, ...] = ()
+
+
+def exception_names(kind: type[BaseException]) -> tuple[str, ...]:
+    """`module.QualName` of an exception class and of each class it derives from, as
+    `TrialResult.exception` carries them: `catch` matches a class by its first name.
+
+    >>> exception_names(KeyError)[:2]
+    ('builtins.KeyError', 'builtins.LookupError')
+    """
+    return tuple(f"{c.__module__}.{c.__qualname__}" for c in kind.__mro__)
 
 
 @dataclass(frozen=True)
@@ -243,6 +257,9 @@ class Trial:
         self.number = spec.number
         self.attempt = spec.attempt
         self.run_id = spec.key
+        self.seed = spec.seed
+        """The seed to run with: the seed param's value where the config names one, a new
+        one for each `sweeps recheck` repeat, the recorded one for `sweeps reproduce`."""
         self._objective_metric = spec.objective_metrics[0]
         self._writer = writer
         self._channel = channel

@@ -23,7 +23,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
 import unicodedata
@@ -335,7 +334,7 @@ def _walk(top: _Dir, rel: str, *, create: bool) -> _Dir:
 
 def _write_file(folder: _Dir, name: str, fill: Callable[[BinaryIO], object]) -> None:
     """Write `name` in `folder` atomically: a temp file (0o600), fsync, then os.replace."""
-    tmp_arg, dir_fd = folder.at(_TMP_PREFIX + secrets.token_hex(8))
+    tmp_arg, dir_fd = folder.at(_TMP_PREFIX + os.urandom(8).hex())
     final_arg, _ = folder.at(name)
     fd = os.open(tmp_arg, _TMP_FLAGS, 0o600, dir_fd=dir_fd)
     try:

@@ -10,7 +10,6 @@ import functools
 import getpass
 import os
 import platform
-import socket
 import subprocess
 import sys
 
@@ -44,7 +43,7 @@ def _environment() -> dict[str, str]:
     tags = {
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),
-        "host": socket.gethostname(),
+        "host": platform.node(),  # no socket import: os.uname's node name
     }
     try:
         tags["user"] = getpass.getuser()
@@ -78,10 +77,11 @@ def _installed_versions() -> dict[str, str]:
     return found
 
 
-def capture() -> dict[str, str]:
-    """`sys.*` tags: git commit, branch and dirty flag, entry point, argv, Python and key
-    library versions, host and user."""
+def capture(cwd: str | None = None) -> dict[str, str]:
+    """`sys.*` tags: git commit, branch and dirty flag (of `cwd`, default the current
+    folder), entry point, argv, Python and key library versions, host and user."""
     entry = sys.argv[0] if sys.argv and sys.argv[0] else "<interactive>"
-    tags = {**_environment(), **_source(os.getcwd()), "entry_point": entry,
+    tags = {**_environment(), **_source(os.path.abspath(cwd or os.getcwd())),
+            "entry_point": entry,
             "argv": " ".join(sys.argv)[:2000]}
     return {PREFIX + key: value for key, value in tags.items()}

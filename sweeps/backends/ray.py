@@ -18,10 +18,18 @@ Where Ray runs: `address` None starts a local runtime bound to loopback only (no
 connects to a cluster and leaves it running, shipping the objective's folder and the
 sweepbook packages through Ray's runtime environment. A Ray runtime already started in this
 process (`ray.init`) is used as it is and left running.
+
+Warm pool: on a runtime that outlives the sweep (the caller's `ray.init`, or a cluster this
+process connected to), a finished sweep leaves its idle actors to the next sweep of this
+process that asks for the same resources (a notebook running `sweeps.run` again): its first
+trials start without waiting for new actors. The pool is released after `IDLE_RELEASE`
+seconds unused, at interpreter exit, or by `release_pool()`; an actor whose imported modules
+changed on disk since it started (an edited objective) is not reused.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import math
@@ -52,6 +60,8 @@ if TYPE_CHECKING:
     from sweeps.config import Execution
 
 LONG_POLL = 5.0  # seconds an actor holds a next_events call open when nothing happens
+IDLE_RELEASE = 60.0  # seconds the warm pool waits for this process's next sweep
+FRESH_WAIT = 5.0  # seconds a pooled actor has to answer whether it can be reused
 RESIZE_EVERY = 5.0  # seconds between checks of what the cluster can hold
 EXCLUDES = [".git", "/runs", "/reports", "__pycache__", "*.pyc", ".venv", "venv",
             "node_modules", ".pytest_cache", ".ruff_cache"]
@@ -154,11 +164,13 @@ class TrialActor:
     Created with `max_concurrency` > 1 so `next_events` and `answer` run while a trial does.
     """
 
-    def __init__(self, name: str, root: str | None) -> None:
+    def __init__(self, root: str | None) -> None:
         import ray
 
         import sweeps.objectives  # noqa: F401 - loaded now, not in the first trial's time
-        self._name = name
+        self._name = ""  # the slot's name in the current sweep (a pooled actor serves many)
+        self._born = time.time()
+        self._preloaded = set(sys.modules)
         self._root = root  # the coordinator's folder, unpacked here as our working dir
         self._here = os.getcwd()
         self._ready = threading.Condition()
@@ -172,8 +184,23 @@ class TrialActor:
     def where(self) -> tuple[str, str]:
         return self._node_id, self._host
 
-    def run(self, spec: TrialSpec, wait: float) -> list[Event]:
-        """Start `spec` and return its first events (like `next_events`)."""
+    def fresh(self) -> bool:
+        """Whether no module imported since this actor started (the objective's, say) has
+        changed on disk since: whether the next sweep may reuse the actor."""
+        for name, module in list(sys.modules.items()):
+            path = getattr(module, "__file__", None)
+            if name in self._preloaded or not path:
+                continue
+            try:
+                if os.stat(path).st_mtime > self._born:
+                    return False
+            except OSError:  # removed since
+                return False
+        return True
+
+    def run(self, spec: TrialSpec, wait: float, name: str) -> list[Event]:
+        """Start `spec` as slot `name` and return its first events (like `next_events`)."""
+        self._name = name
         while not self._answers.empty():
             self._answers.get_nowait()
         if self._root is not None:
@@ -217,6 +244,102 @@ class TrialActor:
                 self._ready.wait(wait)
             events, self._events = self._events, []
         return events
+
+
+# -- the warm pool -----------------------------------------------------------------------------
+
+
+def _job_id(ray: Any) -> str | None:
+    """Which Ray connection this process has now (None: none)."""
+    if not ray.is_initialized():
+        return None
+    try:
+        return ray.get_runtime_context().get_job_id()
+    except Exception:  # noqa: BLE001 - no usable runtime context: nothing is pooled
+        return None
+
+
+class _WarmPool:
+    """The idle actors of this process's last sweep, under the key of what they hold (the
+    Ray connection, the resource request, the shipped folder); one key at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ray: Any = None
+        self._key: tuple[Any, ...] | None = None
+        self._actors: list[Any] = []
+        self._generation = 0
+        self._exit_hook = False
+
+    def keep(self, ray: Any, key: tuple[Any, ...], actors: list[Any]) -> None:
+        """Pool `actors` (an older pool is released) until IDLE_RELEASE seconds pass."""
+        with self._lock:
+            self._drop()
+            self._ray, self._key, self._actors = ray, key, actors
+            self._generation += 1
+            timer = threading.Timer(IDLE_RELEASE, self._expire, args=(self._generation,))
+            timer.daemon = True
+            timer.start()
+            if not self._exit_hook:
+                atexit.register(self.release)
+                self._exit_hook = True
+
+    def take(self, ray: Any, key: tuple[Any, ...], count: int) -> list[Any]:
+        """Up to `count` pooled actors under `key` that may be reused; every other pooled
+        actor is killed (its resources go back to the cluster)."""
+        with self._lock:
+            actors = self._actors if key == self._key else []
+            if actors:
+                self._actors = []
+            self._drop()
+        use, extra = actors[:count], actors[count:]
+        checks = [actor.fresh.remote() for actor in use]
+        ready = set(ray.wait(checks, num_returns=len(checks), timeout=FRESH_WAIT)[0]) \
+            if checks else set()
+        kept = []
+        for actor, check in zip(use, checks, strict=True):
+            try:
+                reusable = check in ready and ray.get(check) is True
+            except ray.exceptions.RayError:  # it died while idle
+                reusable = False
+            (kept if reusable else extra).append(actor)
+        for actor in extra:
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+        return kept
+
+    def release(self) -> None:
+        """Kill the pooled actors now."""
+        with self._lock:
+            self._drop()
+
+    def _expire(self, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation:
+                self._drop()
+
+    def _drop(self) -> None:
+        ray, key, actors = self._ray, self._key, self._actors
+        self._ray, self._key, self._actors = None, None, []
+        self._generation += 1
+        if not actors or _job_id(ray) != key[0]:  # that runtime is gone, its actors too
+            return
+        for actor in actors:
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)
+
+
+_POOL = _WarmPool()
+
+
+def release_pool() -> None:
+    """Kill the idle Ray actors kept for this process's next sweep (they are released
+    anyway after IDLE_RELEASE seconds and at exit), freeing what they hold on the cluster.
+
+    >>> from sweeps.backends.ray import release_pool
+    >>> release_pool()
+    """
+    _POOL.release()
 
 
 # -- the backend -------------------------------------------------------------------------------
@@ -315,10 +438,15 @@ class RayBackend(Backend):
         ray = self._ray
         if ray is None:
             return
+        key = None if self._owns_runtime else self._pool_key()
+        idle = [s.actor for s in self._slots
+                if key is not None and s.actor is not None and s.key is None and s.ref is None]
         for slot in self._slots:
-            if slot.actor is not None:
+            if slot.actor is not None and not any(slot.actor is a for a in idle):
                 with contextlib.suppress(Exception):
                     ray.kill(slot.actor, no_restart=True)
+        if key is not None and idle:
+            _POOL.keep(ray, key, idle)
         self._slots.clear()
         self._running.clear()
         if self._owns_runtime:
@@ -334,12 +462,25 @@ class RayBackend(Backend):
         options: dict[str, Any] = {**actor_options(self._request), "max_concurrency": 4,
                                    "max_restarts": 0}
         self._actor_class = self._ray.remote(TrialActor).options(**options)
-        self._slots = [self._new_slot() for _ in range(self._size)]
+        key = None if self._owns_runtime else self._pool_key()
+        warm = _POOL.take(self._ray, key, self._size) if key is not None else []
+        self._slots = [self._new_slot(actor) for actor in warm] + \
+            [self._new_slot() for _ in range(self._size - len(warm))]
 
-    def _new_slot(self) -> _Slot:
+    def _pool_key(self) -> tuple[Any, ...] | None:
+        """What a pooled actor must share with this sweep's (None: no pooling): the Ray
+        connection, the resource request and the project folder (objectives import from it,
+        and stay imported)."""
+        job = _job_id(self._ray)
+        return None if job is None else \
+            (job, tuple(sorted(self._request.items())), self._root, self._ship)
+
+    def _new_slot(self, actor: Any = None) -> _Slot:
         name = f"ray-{self._next_name}"
         self._next_name += 1
-        return _Slot(name, self._actor_class.remote(name, self._root if self._ship else None))
+        if actor is None:
+            actor = self._actor_class.remote(self._root if self._ship else None)
+        return _Slot(name, actor)
 
     def free_slots(self) -> int:
         return sum(1 for s in self._slots if s.key is None)
@@ -349,7 +490,7 @@ class RayBackend(Backend):
         slot = next(s for s in self._slots if s.key is None)
         slot.key = spec.key
         self._running[spec.key] = slot
-        slot.ref = slot.actor.run.remote(spec, LONG_POLL)
+        slot.ref = slot.actor.run.remote(spec, LONG_POLL, slot.name)
 
     def _replace(self, slot: _Slot, leaving: str | None = None) -> None:
         """A slot's actor is gone: start a new one, unless the cluster shrank below us."""

@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from sweeps.compat import macros, wandb_space
 from sweeps.compat.hyperband import hyperband_bands
+from sweeps.compat.wandb_grid import yaml_hash
 from sweeps.errors import ConfigError
 from sweeps.search import missing_requirement
 
@@ -35,6 +36,8 @@ _METRIC_KEYS = ("name", "goal", "target", "impute", "impute_while_running")
 _HYPERBAND_KEYS = ("type", "min_iter", "max_iter", "s", "eta", "strict")
 _GRID_KINDS = ("constant", "categorical", "int_uniform", "q_uniform")
 _DEPRECATED = ("log_uniform", "inv_log_uniform", "q_log_uniform")
+IMPUTE = ("latest", "best", "worst")
+_OBJECTIVE_KEYS = ("program", "command", "wandb_module", "paths", "impute")
 
 
 class WandbFormatWarning(UserWarning):
@@ -53,17 +56,21 @@ def translate(data: Mapping[str, Any], *, source: str = "<dict>") -> dict[str, A
 
 
 def parse_objective(value: Any, *, source: str = "<dict>") -> Mapping[str, Any]:
-    """Check ``objective.wandb`` ({program, command, wandb_module, paths}); a frozen copy."""
+    """Check ``objective.wandb`` ({program, command, wandb_module, paths, impute}); a
+    frozen copy. ``impute`` (bayes only) is `metric.impute`: see `sweeps.compat.impute`."""
     from sweeps.space import freeze
 
     path = "objective.wandb"
     if not isinstance(value, Mapping):
-        raise ConfigError("must be a mapping {program, command, wandb_module, paths}",
+        raise ConfigError(f"must be a mapping {{{', '.join(_OBJECTIVE_KEYS)}}}",
                           path=path, source=source, value=value)
     for key in value:
-        if key not in ("program", "command", "wandb_module", "paths"):
-            raise ConfigError("unknown key; valid keys: program, command, wandb_module, paths",
+        if key not in _OBJECTIVE_KEYS:
+            raise ConfigError(f"unknown key; valid keys: {', '.join(_OBJECTIVE_KEYS)}",
                               path=f"{path}.{key}", source=source)
+    if value.get("impute") not in (None, *IMPUTE):
+        raise ConfigError(f"must be one of {', '.join(IMPUTE)}", path=f"{path}.impute",
+                          source=source, value=value["impute"])
     program, command = value.get("program"), value.get("command")
     if program is not None and (not isinstance(program, str) or not program.strip()):
         raise ConfigError("must be a non-empty string", path=f"{path}.program", source=source,
@@ -85,8 +92,11 @@ def parse_objective(value: Any, *, source: str = "<dict>") -> Mapping[str, Any]:
             for keys in paths.values()):
         raise ConfigError("must map a parameter name to its list of nested keys",
                           path=f"{path}.paths", source=source, value=paths)
-    return freeze({"program": program, "command": None if command is None else list(command),
-                   "wandb_module": value.get("wandb_module", True), "paths": dict(paths)})
+    out = {"program": program, "command": None if command is None else list(command),
+           "wandb_module": value.get("wandb_module", True), "paths": dict(paths)}
+    if value.get("impute") is not None:
+        out["impute"] = value["impute"]
+    return freeze(out)
 
 
 def describe_command(wandb: Mapping[str, Any]) -> str:
@@ -99,6 +109,7 @@ def describe_command(wandb: Mapping[str, Any]) -> str:
 class _Translator:
     def __init__(self, source: str) -> None:
         self.source = source
+        self.impute: str | None = None  # metric.impute, given to bayes only (as W&B does)
 
     def fail(self, path: str, problem: str, *value: Any) -> NoReturn:
         extra = {"value": value[0]} if value else {}
@@ -178,10 +189,17 @@ class _Translator:
             self.warn(f"{path}.goal", f"{goal!r} is not minimize or maximize; minimize is "
                       "used, as W&B does")
             goal = "minimize"
-        for key in ("impute", "impute_while_running"):
-            if key in value:
-                self.warn(f"{path}.{key}", "ignored: failed trials are left out of the model, "
-                          "running ones are pending")
+        if "impute" in value:
+            if value["impute"] not in IMPUTE:
+                self.fail(f"{path}.impute", f"must be one of {', '.join(IMPUTE)}",
+                          value["impute"])
+            if path != "metric":
+                self.warn(f"{path}.impute", "ignored: sweepbook imputes a single metric only")
+            else:
+                self.impute = value["impute"]
+        if "impute_while_running" in value:
+            self.warn(f"{path}.impute_while_running", "ignored: running trials are pending "
+                      "to the sampler")
         out = {"name": value["name"], "goal": goal}
         if "target" in value:
             out["target"] = value["target"]
@@ -261,6 +279,8 @@ class _Translator:
             return {"type": "wandb", "distribution": "categorical", "values": [value]}
         if kind == "categorical":
             values = options["values"]
+            if method == "grid":  # W&B runs a combination once: a repeated value is one
+                values = self.distinct(values, f"{path}.values")
             if all(_plain(v) for v in values) and len(set(values)) == len(values):
                 return {"type": "categorical", "choices": list(values)}
             return {"type": "wandb", "distribution": "categorical", "values": list(values)}
@@ -287,6 +307,18 @@ class _Translator:
             self.fail(f"{path}.max", "exp() of the bound overflows", high)
         return {"type": "wandb", "distribution": kind, **options}
 
+    def distinct(self, values: list[Any], path: str) -> list[Any]:
+        """`values` without those W&B's grid takes for an earlier one (1.0 for 1)."""
+        seen: dict[str, Any] = {}
+        for value in values:
+            key = yaml_hash(value)
+            if key in seen:
+                self.warn(path, f"{value!r} is the same grid value as {seen[key]!r} to W&B; "
+                          "run once")
+            else:
+                seen[key] = value
+        return list(seen.values())
+
     # -- method, early termination, command ---------------------------------------------
 
     def sampler(self, data: Mapping[str, Any], method: str, space: Mapping[str, Any]
@@ -308,7 +340,7 @@ class _Translator:
         if scheduler is not None:
             self.warn("scheduler", f"used only with method custom; ignored for {method}")
         if method == "grid":
-            return {"type": "grid"}
+            return {"type": "wandb_grid"}
         if method == "random":
             return {"type": "random"}
         problem = missing_requirement("gp")
@@ -370,6 +402,8 @@ class _Translator:
             self.fail("compat", "must be a mapping {wandb_module: true|false}", compat)
         out = {"program": data.get("program"), "command": command,
                "wandb_module": compat.get("wandb_module", True), "paths": paths}
+        if self.impute is not None and data.get("method") == "bayes":
+            out["impute"] = self.impute
         parse_objective(out, source=self.source)
         return out
 

@@ -12,6 +12,12 @@ The objective (a module-level function, a lambda or a closure from a script's `_
 is shipped to the workers with cloudpickle, once per trial spec; the coordinator's study
 answers each `suggest_*` (see `sweeps.optuna_compat.worker`) and runs the callbacks.
 
+A study is one sweep (parent) run, tagged with the study's name: `load_if_exists=True` on
+optuna's own storage goes on with that run (an unfinished one is resumed to its budget, a
+finished one gets `n_trials` more child runs), and the storage keeps every trial once.
+As in optuna, an exception `catch` does not list stops `optimize` (see there); `sweeps run`
+sweeps, with no `catch`, outlive every exception.
+
     import sweeps
     study = sweeps.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=0))
     study.optimize(lambda t: (t.suggest_float("x", -10, 10) - 2) ** 2, n_trials=50, n_jobs=4)
@@ -24,17 +30,20 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, TrialState
 
 from sweeps import records
-from sweeps.config import PrunerSpec, SamplerSpec, parse_config
+from sweeps.config import PrunerSpec, SamplerSpec, SweepConfig, parse_config
+from sweeps.errors import SweepError
 from sweeps.optuna_compat.transfer import metric_names
 from sweeps.space import Space
-from tracking import RunStatus
+from sweeps.trial import exception_names
+from tracking import Client, Run, RunStatus
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
@@ -66,6 +75,8 @@ def create_study(storage: str | optuna.storages.BaseStorage | None = None,
                     tracking_uri=tracking_uri, config=config)
     if load_if_exists and storage is None:
         wrapped._take_up()
+    elif load_if_exists:
+        wrapped._go_on()
     return wrapped
 
 
@@ -80,7 +91,8 @@ class Study(optuna.Study):
         super().__init__(study_name=study.study_name, storage=study._storage,
                          sampler=study.sampler, pruner=study.pruner)
         self.optuna_study = study
-        self._resume: str | None = None  # the unfinished sweep the next optimize resumes
+        self._resume: str | None = None  # the sweep the next optimize resumes
+        self._reopen = False  # ... though it ended: `optimize` adds n_trials to it
         self.sweep_run_id: str | None = None  # the latest optimize's sweep
         self.report_path: Path | None = None  # its report, with config={"report": True}
         self._experiment, self._workers, self._backend = experiment, workers, backend
@@ -93,27 +105,69 @@ class Study(optuna.Study):
                  gc_after_trial: bool = False, show_progress_bar: bool = False) -> None:
         """Run `n_trials` trials (or until `timeout` seconds) of `func(trial)` on `n_jobs`
         workers (-1: one per core; default: `workers=` of create_study, else 1). A trial
-        that raises is FAILED and the sweep goes on (whether or not `catch` lists it);
-        `gc_after_trial` and `show_progress_bar` are accepted and have no effect."""
+        that raises is FAILED; as in optuna, an exception that is not an instance of a
+        class in `catch` then stops the sweep (running trials finish) and `optimize`
+        raises a SweepError naming the trial and the exception, after the retries of
+        `config={"execution": {"retries": N}}`. `gc_after_trial` and `show_progress_bar`
+        are accepted and have no effect."""
         import cloudpickle
 
         from sweeps.api import tracking_root
         from sweeps.backends import make_backend
         from sweeps.coordinator import Coordinator
-        from tracking import Client
 
+        caught = _catch_names(catch)
         config = parse_config(self._sweep_config(func, n_trials, timeout, n_jobs),
                               source="<sweeps.create_study>")
         client = Client(tracking_root(self._tracking_uri, config))
+        if self._reopen and self._resume:
+            config = _more_trials(client, client.get_run(self._resume), config)
+        asked_before = {t.number for t in self.get_trials(deepcopy=False)}
         coordinator = Coordinator(
             config, client=client, backend=make_backend(config), cwd=os.getcwd(),
-            resume=self._resume, study=self,
-            function=cloudpickle.dumps(func), callbacks=tuple(callbacks or ()))
-        self._resume = None  # taken up: the study now holds its trials
-        self.sweep_run_id = coordinator.run()
+            resume=self._resume, reopen=self._reopen, study=self,
+            function=cloudpickle.dumps(func), callbacks=tuple(callbacks or ()), catch=caught)
+        self._resume, self._reopen = None, False  # taken up: the study now holds its trials
+        try:
+            self.sweep_run_id = coordinator.run()
+        finally:
+            self._fail_running(asked_before)
         if config.report_enabled:
             from sweeps.report import write_sweep_report
             self.report_path = write_sweep_report(client, self.sweep_run_id, config.report_path)
+        if coordinator.uncaught:
+            raise SweepError(f"{coordinator.uncaught} (not in catch): sweep "
+                             f"{self.sweep_run_id} stopped once its running trials finished")
+
+    def _fail_running(self, asked_before: set[int]) -> None:
+        """Trials this optimize asked for and never told (called off, or cut off by
+        Ctrl-C) end FAIL, as optuna's own optimize leaves no trial RUNNING; a resumed
+        sweep runs them again as new trials."""
+        for trial in self.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial.number not in asked_before:
+                self.tell(trial.number, state=TrialState.FAIL)
+
+    def _go_on(self) -> None:
+        """`load_if_exists` on optuna's own storage, which holds the study's trials: the
+        next `optimize` goes on with the study's latest sweep (the run tagged with its
+        name, which a sweepbook coordinator ran): an unfinished one is resumed to its
+        budget, its cut-off trials (RUNNING in the storage) failed and run again; a
+        finished one is reopened for `n_trials` more. A study new to the storage starts a
+        new sweep."""
+        from sweeps.api import tracking_root
+        if not self.get_trials(deepcopy=False):
+            return
+        client = Client(tracking_root(self._tracking_uri))
+        experiment = client.get_experiment_by_name(self._experiment or self.study_name)
+        sweep = next((run for run in records.sweeps_of(client, experiment.experiment_id)
+                      if run.data.tags.get(records.OPTUNA_STUDY) == self.study_name
+                      and records.COORDINATOR in run.data.tags), None) if experiment else None
+        if sweep is None:  # an imported sweep (no coordinator) is `sweeps import`'s to update
+            return
+        self._resume = sweep.info.run_id
+        self._reopen = sweep.info.status is RunStatus.FINISHED
+        if not self._reopen and records.live_coordinator(sweep) is None:
+            self._fail_running(set())  # its coordinator died: `optimize` says if it lives
 
     def _take_up(self) -> None:
         """`load_if_exists` without an optuna storage (the study lives in the tracking
@@ -121,7 +175,6 @@ class Study(optuna.Study):
         an unfinished latest sweep (its process died) is resumed by the next `optimize`."""
         from sweeps.api import tracking_root
         from sweeps.optuna_compat.transfer import sweep_trials
-        from tracking import Client
         client = Client(tracking_root(self._tracking_uri))
         experiment = client.get_experiment_by_name(self._experiment or self.study_name)
         ours = [run for run in records.sweeps_of(client, experiment.experiment_id)
@@ -148,3 +201,25 @@ class Study(optuna.Study):
             "report": False, **self._config, "execution": execution,
             "budget": {"trials": n_trials, "timeout": timeout,
                        **self._config.get("budget", {})}}
+
+
+def _catch_names(catch: Iterable[type[Exception]] | type[Exception]) -> tuple[str, ...]:
+    """`optimize`'s `catch` (a tuple of exception classes, or one) as qualified names."""
+    kinds = (catch,) if isinstance(catch, type) else catch
+    if isinstance(kinds, (str, bytes)) or not isinstance(kinds, Iterable):
+        raise SweepError(f"catch: expected a tuple of exception classes, got {kinds!r}")
+    kinds = tuple(kinds)
+    for kind in kinds:
+        if not (isinstance(kind, type) and issubclass(kind, BaseException)):
+            raise SweepError(f"catch: expected a tuple of exception classes, got {kind!r} "
+                             f"in {kinds!r}")
+    return tuple(exception_names(kind)[0] for kind in kinds)
+
+
+def _more_trials(client: Client, sweep: Run, config: SweepConfig) -> SweepConfig:
+    """A reopened sweep's config: its budget.trials counts the trials it has, as
+    `sweeps extend`'s does, so that `n_trials` more run."""
+    if config.budget.trials is None:
+        return config
+    stored = len({r.number for r in records.load_trials(client, sweep)})
+    return replace(config, budget=replace(config.budget, trials=stored + config.budget.trials))

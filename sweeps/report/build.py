@@ -119,7 +119,15 @@ def render_report(client: Client, sweep_run_ids: Sequence[str],
     comparing = len(views) > 1
     scripts: list[str] = []
     body: list[str] = [page.summary_section(views), page.best_section(views, report_dir)]
-    nav = [("summary", "Summary"), ("best", "Best"), ("history", "History")]
+    nav = [("summary", "Summary"), ("best", "Best")]
+    for view in views:
+        recheck, script = page.recheck_section(view, view.data.label if comparing else "")
+        if recheck:
+            body.append(recheck)
+            scripts.append(script)
+            nav.append((f"{view.prefix}-recheck",
+                        "Re-check" + (f" {view.index + 1}" if comparing else "")))
+    nav.append(("history", "History"))
     if comparing:
         body.insert(0, page._section("diff", "Config diff", compare.config_diff_html(views)))
         nav.insert(0, ("diff", "Config diff"))
@@ -216,6 +224,7 @@ def report_summary(views: Sequence[SweepView], store: str) -> dict[str, Any]:
         "counts": v.summary.counts, "trials": v.summary.trials,
         "attempts": v.summary.attempts, "wall_s": _plain(v.summary.wall_s),
         "best": [_best_trial(v.data, n) for n in v.best], "config": v.data.config,
+        "recheck": v.verdict.to_json() if v.verdict is not None else None,
     } for v in views]}
 
 

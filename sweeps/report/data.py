@@ -6,6 +6,7 @@ tested without a browser:
     data = load_sweep(client, sweep_run_id)
     data.trials        # one row per attempt: status, times, worker, params.*, metrics.*
     data.final         # one row per trial number: its last attempt
+    data.reruns        # `sweeps recheck` repeats (sweeps.verdict.sweep_verdict reads them)
     summarize(data)    # counts, wall time, measured parallelism, overhead share
     best_numbers(data) # the best trial, or the Pareto set
 """
@@ -31,8 +32,10 @@ from optuna.distributions import (
 )
 
 from sweeps import records
+from sweeps.compat.wandb_space import WandbParam
 from sweeps.errors import SweepError
 from sweeps.failures import FailedAttempt
+from sweeps.optuna_compat.distributions import from_json
 from sweeps.space import Space
 from tracking import Client, Run, TrackingError
 from tracking.host import list_artifacts, open_artifact
@@ -84,6 +87,10 @@ class SweepData:
     user_tags: tuple[str, ...]
     artifact_root: Path
     record: records.SweepRecord
+    reruns: tuple[records.RerunRecord, ...] = ()
+    """`sweeps recheck` repeats (child runs the study never sees), by trial then repeat."""
+    latents: dict[str, str] = field(default_factory=dict)
+    """A W&B param's latent (``x~u``) by its name: figures plot the value, tables list both."""
     final: pd.DataFrame = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -99,7 +106,13 @@ class SweepData:
 
     @property
     def params(self) -> tuple[str, ...]:
+        """The params figures plot (a W&B param by its value, never its latent)."""
         return tuple(self.distributions)
+
+    @property
+    def table_params(self) -> tuple[str, ...]:
+        """`params`, each W&B param followed by its latent (``x``, ``x~u``), for tables."""
+        return tuple(n for p in self.params for n in (p, self.latents.get(p)) if n)
 
     @property
     def metric_names(self) -> tuple[str, ...]:
@@ -190,6 +203,7 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
     rows = []
     param_names: list[str] = list(space.distributions()) if space else []
     user_tag_keys: dict[str, None] = {}
+    suggested: dict[str, BaseDistribution] = {}  # define-by-run: as drawn (the last wins)
     for record in attempts:
         info, data = record.run.info, record.run.data
         tags = data.tags
@@ -203,6 +217,8 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
             "worker": tags.get(records.WORKER, ""), "host": tags.get(records.HOST, ""),
             "error": tags.get(records.ERROR, ""), "note": data.note or "",
         }
+        if records.DISTRIBUTIONS in tags:
+            suggested.update(from_json(tags[records.DISTRIBUTIONS]))
         for key, value in record.params.items():
             if key not in param_names:
                 param_names.append(key)
@@ -238,11 +254,18 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
             frame[column] = frame[column].astype(object)
 
     distributions: dict[str, BaseDistribution] = {}
-    if space is not None:
-        distributions.update(space.distributions())
+    latent_of = {p.latent_name: p.name for p in space or () if isinstance(p, WandbParam)}
+    for name, dist in (space.distributions() if space is not None else {}).items():
+        if name not in latent_of:
+            distributions[name] = dist
+        elif f"params.{latent_of[name]}" in frame:  # a W&B param is plotted by its value
+            dist = _infer_distribution(frame[f"params.{latent_of[name]}"])
+            if dist is not None:
+                distributions[latent_of[name]] = dist
     for name in param_names:
-        if name not in distributions and not (space is not None and name in space):
-            dist = _infer_distribution(frame[f"params.{name}"])
+        if name not in distributions and name not in latent_of and not (
+                space is not None and name in space):
+            dist = suggested.get(name) or _infer_distribution(frame[f"params.{name}"])
             if dist is not None:
                 distributions[name] = dist
     log_params = frozenset(n for n, d in distributions.items() if getattr(d, "log", False))
@@ -255,7 +278,9 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
         end_ms=sweep.info.end_time, tags=dict(sweep.data.tags), note=sweep.data.note or "",
         goals=goals, config=config, distributions=distributions, log_params=log_params,
         conditional=conditional, trials=frame, user_tags=user_tags,
-        artifact_root=client.artifact_root, record=sweep_record)
+        artifact_root=client.artifact_root, record=sweep_record,
+        reruns=tuple(records.load_reruns(client, sweep, records.RECHECK)),
+        latents={name: latent for latent, name in latent_of.items() if name in distributions})
 
 
 def summarize(data: SweepData) -> Summary:

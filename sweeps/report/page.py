@@ -16,6 +16,7 @@ from someone's objective or config):
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import json
@@ -33,8 +34,10 @@ from sweeps import records
 from sweeps.advice import boundary_warnings
 from sweeps.failures import group_failures
 from sweeps.report.data import ArtifactFile, Summary, SweepData, failed_attempts
-from sweeps.report.figures import Figure
+from sweeps.report.figures import STATUS_COLORS, Figure
 from sweeps.report.markdown import render_markdown
+from sweeps.report.study import plot_text
+from sweeps.verdict import RESAMPLES, TABLE_HEAD, Verdict, sweep_verdict
 from tracking import ModelVersion
 
 IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
@@ -150,6 +153,11 @@ class SweepView:
     def trial_anchor(self, number: int) -> str:
         return f"{self.prefix}-trial-{number}"
 
+    @functools.cached_property
+    def verdict(self) -> Verdict | None:
+        """What the sweep's re-checks say (`sweeps recheck`), or None without any."""
+        return sweep_verdict(self.data)
+
 
 # -- sections -------------------------------------------------------------------------------
 
@@ -254,7 +262,7 @@ def _trial_link(view: SweepView, number: int) -> str:
 def _best_card(view: SweepView, number: int, report_dir: Path) -> str:
     data = view.data
     row = data.final[data.final["number"] == number].iloc[0]
-    params = [(p, _td(_fmt(row[f"params.{p}"]))) for p in data.params
+    params = [(p, _td(_fmt(row[f"params.{p}"]))) for p in data.table_params
               if row.get(f"params.{p}") is not None
               and not (isinstance(row[f"params.{p}"], float) and math.isnan(row[f"params.{p}"]))]
     metrics = [(m, _td(_fmt(row[f"metrics.{m}"]))) for m in data.metric_names
@@ -353,6 +361,52 @@ def _best_side_by_side(views: Sequence[SweepView]) -> str:
             f"{''.join(body)}</tbody></table></div>{note}")
 
 
+def recheck_figure(verdict: Verdict) -> Figure:
+    """Each re-checked trial's finished repeats (a box with its points) and its original
+    value (a cross)."""
+    shown = [t for t in verdict.trials if t.n]
+    color, cross = STATUS_COLORS["FINISHED"], STATUS_COLORS["FAILED"]
+    traces: list[dict[str, Any]] = [
+        {"type": "box", "name": f"trial {t.number}", "y": list(t.values), "boxpoints": "all",
+         "pointpos": 0, "jitter": 0.3, "marker": {"color": color}, "line": {"color": color},
+         "showlegend": False, "hoverinfo": "y+name"} for t in shown]
+    traces.append({"type": "scatter", "mode": "markers", "name": "original",
+                   "x": [f"trial {t.number}" for t in shown], "y": [t.original for t in shown],
+                   "marker": {"symbol": "x", "size": 11, "color": cross},
+                   "hoverinfo": "y+name"})
+    layout = {"height": 320, "margin": {"t": 20, "l": 70, "r": 20, "b": 40},
+              "yaxis": {"title": {"text": plot_text(verdict.metric)}},
+              "legend": {"orientation": "h", "y": 1.08}}
+    return Figure("recheck-box", "Repeats of each re-checked trial",
+                  {"data": traces, "layout": layout},
+                  "Each point is one finished repeat; the cross is the trial's original value.")
+
+
+def recheck_section(view: SweepView, label: str = "") -> tuple[str, str]:
+    """The "Re-check" section (mean ± sd and interval per re-checked trial, the verdict's
+    sentence, a box of the repeats) and its figure's script; ('', '') when the sweep has no
+    re-checks. `label` names the sweep when several are compared."""
+    verdict = view.verdict
+    if verdict is None:
+        return "", ""
+    rows = []
+    for trial in verdict.trials:
+        rows.append(f"<tr><td>{_trial_link(view, trial.number)}</td>"
+                    + "".join(_td(c, "num") for c in trial.cells()[1:]) + "</tr>")
+    table = ('<div class="scroll"><table class="grid recheck"><thead><tr>'
+             + "".join(f"<th>{esc(h)}</th>" for h in TABLE_HEAD) + "</tr></thead><tbody>"
+             + "".join(rows) + "</tbody></table></div>")
+    caption = (f'<p class="caption">{esc(verdict.metric)} ({esc(verdict.goal)}) of each '
+               "re-checked trial over its repeats with new seeds (<code>sweeps recheck</code>): "
+               "sample sd, a Student-t 95 % interval of the mean, and how often the original "
+               "winner is best when each trial's repeats are resampled "
+               f"({RESAMPLES:,} bootstrap resamples).</p>")
+    title = "2b. Re-check" + (f" ({label})" if label else "")
+    figure, script = figure_html(recheck_figure(verdict), view.prefix)
+    return _section(f"{view.prefix}-recheck", title, f'<p class="verdict">'
+                    f"{esc(verdict.sentence)}</p>{table}{caption}{figure}"), script
+
+
 def _warnings_html(messages: Sequence[str]) -> str:
     items = "".join(f"<li>{esc(m)}</li>" for m in messages)
     return f'<ul class="notice warnings">{items}</ul>'
@@ -412,7 +466,7 @@ def table_data(view: SweepView) -> dict[str, Any]:
     add("status", trials["status"], "text", "info")
     add("duration_s", trials["duration_s"], "num", "info")
     add("worker", trials["worker"], "text", "info")
-    for p in data.params:
+    for p in data.table_params:
         series = trials[f"params.{p}"]
         distinct = {repr(v) for v in series.tolist()}
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) or _missing(v)

@@ -15,7 +15,7 @@
 | `GET /api/runs/{id}/artifacts/download`  | one file as an attachment (`?path=`)                 |
 | `GET /api/compare?run_ids=a,b`           | 2 to 100 runs side by side, with differing keys      |
 | `GET /api/sweeps/{id}/status`            | a sweep's counts by status, best trial, version      |
-| `GET /api/sweeps/{id}/advice`            | boundary warnings and a narrowed `space:` (YAML)     |
+| `GET /api/sweeps/{id}/advice`            | boundary warnings, a narrowed `space:`, re-check     |
 | `GET /api/models`                        | registered models: latest version, aliases           |
 | `GET /api/models/{name}`                 | a model, its versions (run, lineage), alias history  |
 | `PATCH /api/runs/{id}`                   | set a note or tags (only with `--allow-edits`)       |
@@ -28,12 +28,18 @@ Details:
   sweep and its trials are never split. It returns `{total_groups, pages, rows,
   shown_columns}`: each row has `values` ("params.x", "metrics.y", "tags.z"), `child_count`,
   `child_matching`, `children` (the first matching ones) and `matched` (false when listed only
-  for a matching child).
+  for a matching child). `flat=1` lists every matching run as its own row instead (every
+  trial of every sweep, ordered and paged by `order_by` as one list; no `children`), each
+  row naming its `parent` (`{run_id, run_name, is_sweep}` or null); `total_groups` then
+  counts runs. `stats=1` adds each row's `ranges` (`{"metrics.k": [min, max]}` of its shown
+  metrics, NaN left out) and `step_metrics`, the shown metrics logged at more than one step
+  by a run of the page; past 200,000 points on one page, the later rows' stepped metrics get
+  no range (`ranges_partial`).
 - `.../columns` takes `filter` and returns `{matching_runs, params, metrics, tags}`, each a list
   of `{key, present, varies}`: `varies` is true when the key has more than one value among the
   matching runs (for "only columns that vary"). It scans every matching run, so the page asks
   for it after the table is drawn.
-- `.../children` takes the same `filter`, `order_by`, `page`, `page_size`, `columns`.
+- `.../children` takes the same `filter`, `order_by`, `page`, `page_size`, `columns`, `stats`.
 - `.../metrics/{key}` returns at most 5,000 points, evenly sampled (`sampled: true`).
 - `.../artifacts` returns `{path, files: [{path, name, is_dir, size, preview}]}`; `preview`
   returns `{path, size, kind, text?, rows?, truncated}` with kind image, json, csv, text (HTML
@@ -332,19 +338,27 @@ def experiment_runs(state: UIState, request: Request) -> Any:
     page = _int(request, "page", 1, 1, 10**9)
     page_size = _int(request, "page_size", 50, 1, MAX_PAGE_SIZE)
     per_group = _int(request, "children", 20, 0, MAX_CHILDREN)
+    flat = _int(request, "flat", 0, 0, 1) == 1
     client = state.client()
-    groups = client.search_run_groups(found["experiment_id"], filter_text, order_by,
-                                      offset=(page - 1) * page_size, max_results=page_size,
-                                      children=per_group)
-    ids = [i for g in groups.groups for i in (g.run_id, *g.children)]
+    offset = (page - 1) * page_size
+    if flat:  # every run, one list: the store orders and pages them all
+        listed = client.search_run_ids([found["experiment_id"]], filter_text, order_by,
+                                       offset=offset, max_results=page_size)
+        total, groups, ids = listed.total, (), list(listed.run_ids)
+    else:
+        found_groups = client.search_run_groups(found["experiment_id"], filter_text, order_by,
+                                                offset=offset, max_results=page_size,
+                                                children=per_group)
+        total, groups = found_groups.total, found_groups.groups
+        ids = [i for g in groups for i in (g.run_id, *g.children)]
     shown = _asked_columns(request)
     summaries = _summaries(client, ids, shown)
     if shown is None:  # every metric, then every param, of the runs on the page
         metrics = sorted({k for r in summaries.values() for k in r.data.metrics})
         params = sorted({k for r in summaries.values() for k in r.data.params})
         shown = ([f"metrics.{k}" for k in metrics] + [f"params.{k}" for k in params])[:60]
-    rows = []
-    for group in groups.groups:
+    rows = _flat_rows(client, ids, summaries, shown) if flat else []
+    for group in groups:
         if group.run_id not in summaries:  # deleted between the two reads
             continue
         row = _row(summaries[group.run_id], shown)
@@ -352,12 +366,71 @@ def experiment_runs(state: UIState, request: Request) -> Any:
         row["children"] = [_row(summaries[c], shown) for c in group.children if c in summaries]
         row["matched"] = group.matched
         rows.append(row)
+    ranges = _add_ranges(client, rows, shown) if _int(request, "stats", 0, 0, 1) else {}
     return {
         "experiment": found, "filter": filter_text,
         "order_by": request.query_params.getlist("order_by"), "page": page,
-        "page_size": page_size, "total_groups": groups.total,
-        "pages": max(1, -(-groups.total // page_size)), "shown_columns": shown, "rows": rows,
+        "page_size": page_size, "flat": flat, "total_groups": total,
+        "pages": max(1, -(-total // page_size)), "shown_columns": shown, "rows": rows,
+        **ranges,
     }
+
+
+def _flat_rows(client: Client, ids: list[str], summaries: dict[str, Run],
+               shown: list[str]) -> list[dict[str, Any]]:
+    """The rows of `ids` in order, each naming its parent run (one read for all parents)."""
+    rows = [_row(summaries[i], shown) for i in ids if i in summaries]
+    parent_ids = sorted({r["parent_run_id"] for r in rows if r["parent_run_id"]})
+    parents = {p.info.run_id: {"run_id": p.info.run_id, "run_name": p.info.run_name,
+                               "is_sweep": records.is_sweep(p)}
+               for p in client.run_summaries(parent_ids, params=[], metrics=[],
+                                             tags=[records.ROLE])}
+    for row in rows:
+        row["parent"] = parents.get(row["parent_run_id"] or "")
+    return rows
+
+
+MAX_RANGE_POINTS = 200_000
+"""The most metric points one page reads for min/max: the store keeps no aggregate of a
+history's values, so they come from the histories of the page's runs (one read)."""
+
+
+def _add_ranges(client: Client, rows: list[dict[str, Any]],
+                shown: list[str]) -> dict[str, Any]:
+    """Give each row (and its children) `ranges`, {"metrics.k": [min, max]} of its shown
+    metrics (NaN left out; all NaN: NaN; one point: its value twice). Returns `{step_metrics,
+    ranges_partial}` for the response: the histories of rows past MAX_RANGE_POINTS are not
+    read, so their metrics logged at several steps have no range."""
+    every = [r for row in rows for r in (row, *row.get("children", ()))]
+    keys = set(_keys(shown, "metrics"))
+    points: dict[str, int] = {}
+    stepped: dict[str, set[str]] = {}
+    for (rid, key), stats in client.metric_stats([r["run_id"] for r in every]).items():
+        points[rid] = points.get(rid, 0) + stats.points
+        if key in keys and stats.points > 1:
+            stepped.setdefault(rid, set()).add(key)
+    chosen: list[str] = []
+    budget = MAX_RANGE_POINTS
+    for rid in dict.fromkeys(r["run_id"] for r in every if r["run_id"] in stepped):
+        budget -= points[rid]
+        if budget < 0:
+            break
+        chosen.append(rid)
+    ranges = {rid: {f"metrics.{k}": [math.nan, math.nan] for k in stepped[rid]}
+              for rid in chosen}
+    for rid, metric in client.get_metric_histories(chosen):
+        found = ranges[rid].get(f"metrics.{metric.key}")
+        if found is None or math.isnan(metric.value):
+            continue
+        found[0] = metric.value if math.isnan(found[0]) else min(found[0], metric.value)
+        found[1] = metric.value if math.isnan(found[1]) else max(found[1], metric.value)
+    for row in every:
+        found, several = ranges.get(row["run_id"], {}), stepped.get(row["run_id"], set())
+        row["ranges"] = {c: found.get(c, [v, v]) for c, v in row["values"].items()
+                         if c.startswith("metrics.") and (c in found or c[8:] not in several)}
+    names = {k for ks in stepped.values() for k in ks}
+    return {"step_metrics": [c for c in shown if c.startswith("metrics.") and c[8:] in names],
+            "ranges_partial": len(chosen) < len(stepped)}
 
 
 @endpoint
@@ -372,9 +445,10 @@ def run_children(state: UIState, request: Request) -> Any:
                                   parent_run_id=run.info.run_id,
                                   offset=(page - 1) * page_size, max_results=page_size)
     summaries = _summaries(client, list(found.run_ids), shown)
+    rows = [_row(summaries[i], shown) for i in found.run_ids if i in summaries]
+    ranges = _add_ranges(client, rows, shown) if _int(request, "stats", 0, 0, 1) else {}
     return {"total": found.total, "page": page, "page_size": page_size,
-            "pages": max(1, -(-found.total // page_size)),
-            "rows": [_row(summaries[i], shown) for i in found.run_ids if i in summaries]}
+            "pages": max(1, -(-found.total // page_size)), "rows": rows, **ranges}
 
 
 def _tag_group(key: str) -> str:
@@ -625,16 +699,19 @@ def sweep_status(state: UIState, request: Request) -> Any:
 
 @endpoint
 def sweep_advice(state: UIState, request: Request) -> Any:
-    """`{warnings: [sentence], space: YAML}`: what the report's "what to try next" says."""
+    """`{warnings: [sentence], space: YAML, recheck}`: what the report's "what to try next"
+    and "Re-check" sections say (`recheck`: `Verdict.to_json()`, or null without re-checks)."""
     from sweeps.advice import boundary_warnings, space_yaml, suggest_space
     from sweeps.report.data import load_sweep
+    from sweeps.verdict import sweep_verdict
     client = state.client()
     run = client.get_run(request.path_params["run_id"])
     if not records.is_sweep(run):
         raise ApiError(404, f"run {run.info.run_id} is not a sweep")
     data = load_sweep(client, run.info.run_id)
     return {"warnings": [w.message for w in boundary_warnings(data)],
-            "space": space_yaml(suggest_space(data)) if data.distributions else ""}
+            "space": space_yaml(suggest_space(data)) if data.distributions else "",
+            "recheck": None if (verdict := sweep_verdict(data)) is None else verdict.to_json()}
 
 
 # -- edits ---------------------------------------------------------------------------------

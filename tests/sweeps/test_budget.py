@@ -66,3 +66,19 @@ def test_a_sweep_that_ends_with_nothing_completed_is_failed(make_config):
     done, _ = budget(make_config)
     done.count(TrialState.COMPLETE)
     assert done.sweep_status() is RunStatus.FINISHED
+
+
+def test_stop_when_reads_an_objective_value_or_the_logged_one(make_config):
+    """An objective metric's value is the one optuna is told; any other, the logged one."""
+    policy, stops = budget(make_config, stop_when={"metric": "loss", "reaches": 0.5})
+    policy.succeeded([0.6], 0, {"loss": 0.1})  # told 0.6 (by metric.use): not reached
+    policy.succeeded([0.5], 1, {"loss": 0.5})
+    assert stops == ["stop_when: loss reached 0.5 (trial 1)"]
+    policy, stops = budget(make_config,
+                           stop_when={"metric": "acc", "reaches": 0.9, "goal": "maximize"})
+    policy.succeeded([0.0], 0, {})  # never logged
+    policy.succeeded([0.0], 1, {"acc": float("nan")})
+    policy.succeeded(None)  # pruned
+    assert stops == [] and policy.may_ask(pending=0)
+    policy.succeeded([9.0], 2, {"acc": 0.95})
+    assert stops == ["stop_when: acc reached 0.9 (trial 2)"] and not policy.may_ask(pending=0)

@@ -151,6 +151,10 @@ def test_two_sweeps_of_one_experiment_keep_two_reports(project, make_config):
     for name in ("first", "second"):
         result = sweeps_cli("run", str(path), "--quiet", "--set", f"name={name}")
         assert result.returncode == 0, result.stderr
+        # the summary first, then the report is written and its path printed
+        order = [result.stdout.find(text) for text in
+                 ("Top trials of test", "Best: trial", "Writing report...", "Report: ")]
+        assert -1 < order[0] < order[1] < order[2] < order[3], result.stdout
     second, first = _sweep_ids(project)
     per_sweep = sorted(p.name for p in (project / "reports" / "test").glob("*.html"))
     assert per_sweep == sorted([f"first-{first[:8]}.html", f"second-{second[:8]}.html"])

@@ -19,6 +19,7 @@ from sweeps.config import (
     PrunerSpec,
     RaySpec,
     SamplerSpec,
+    StopWhen,
     SweepConfig,
     apply_overrides,
     load_config,
@@ -466,8 +467,8 @@ def test_experiment_and_name(tmp_path, line, fragment):
 
 def test_unknown_sampler_lists_valid(tmp_path):
     message = error(tmp_path, BASE + "sampler: {type: bayes}\n")
-    assert ("sampler.type: unknown sampler; valid: cmaes, gp, grid, nsga2, qmc, random, tpe "
-            "(got 'bayes')") in message
+    assert ("sampler.type: unknown sampler; valid: cmaes, gp, grid, nsga2, qmc, random, tpe, "
+            "wandb_grid (got 'bayes')") in message
 
 
 def test_unknown_pruner_lists_valid(tmp_path):
@@ -810,3 +811,71 @@ def test_a_type_override_drops_the_options_the_new_type_does_not_take(tmp_path):
     # an option given in the same overrides is the user's: checked, never dropped
     assert "pruner.warmup_steps: pruner none takes no options" in error(
         tmp_path, BASE, ("pruner.type=none", "pruner.warmup_steps=2"))
+
+
+# -- metric.use, stop_when, seed and budget.repeats ---------------------------------------------
+
+CHOICES = BASE + "  rs: {type: int, low: 0, high: 99}\n  lucky: [7, 13]\n"
+
+
+def test_use_stop_when_seed_and_repeats_parse_read_back_and_take_overrides(tmp_path):
+    text = CHOICES.replace("metric: {name: loss, goal: minimize}", (
+        "metrics: [{name: loss, goal: min, use: best},\n"
+        "          {name: acc, goal: max, use: mean_last_k, k: 2}]")) + (
+        "seed: rs\nbudget: {repeats: 3}\nstop_when: {metric: acc, reaches: 0.99}\n")
+    config = load_config(write(tmp_path, text))
+    assert [(m.use, m.k) for m in config.metrics] == [("best", 3), ("mean_last_k", 2)]
+    assert config.stop_when == StopWhen("acc", 0.99, Goal.MAXIMIZE)  # acc's own goal
+    assert (config.seed_param, config.budget.repeats) == ("rs", 3)
+    data = config.to_dict()
+    assert data["metrics"] == [{"name": "loss", "goal": "minimize", "use": "best"},
+                               {"name": "acc", "goal": "maximize", "use": "mean_last_k", "k": 2}]
+    assert (data["seed"], data["budget"]["repeats"]) == ({"param": "rs"}, 3)
+    assert data["stop_when"] == {"metric": "acc", "reaches": 0.99, "goal": "maximize"}
+    assert parse_config(data) == config
+    changed = load_config(write(tmp_path, text), [
+        "metrics.0.use=last", "seed=lucky", "stop_when={metric: f1, reaches: 0.5, "
+        "goal: max}", "budget.repeats=1"])
+    assert changed.metrics[0].use == "last" and changed.seed_param == "lucky"
+    assert changed.stop_when == StopWhen("f1", 0.5, Goal.MAXIMIZE)
+    assert "repeats" not in changed.to_dict()["budget"]  # shown only when set
+    plain = load_config(write(tmp_path, BASE)).to_dict()
+    assert not {"seed", "stop_when"} & set(plain) and set(plain["metrics"][0]) == {"name", "goal"}
+
+
+@pytest.mark.parametrize(
+    ("lines", "fragment"),
+    [
+        ("metric: {name: loss, goal: min, use: worst}",
+         "metric.use: must be one of last, best, mean_last_k (got 'worst')"),
+        ("metrics: [{name: loss, goal: min, use: best, k: 2}]",
+         "metrics.0.k: only used with use: mean_last_k (got 2)"),
+        ("metric: {name: loss, goal: min, use: mean_last_k, k: 0}", "metric.k: must be >= 1"),
+        ("stop_when: {metric: acc, reaches: 0.9}",
+         "stop_when.goal: required: 'acc' is not an objective metric; say maximize or minimize"),
+        ("stop_when: {metric: loss, reaches: 0.1, goal: max}",
+         "stop_when.goal: 'loss' is an objective metric to minimize (got 'max')"),
+        ("stop_when: {metric: loss, reaches: .nan}", "stop_when.reaches: must be a finite"),
+        ("stop_when: {reaches: 1}", "stop_when.metric: required"),
+        ("metric: {name: loss, goal: min, target: 0.1}\nstop_when: {metric: loss, reaches: 0}",
+         "stop_when: give stop_when or metric.target, not both"),
+        ("seed: {param: x}", "seed.param: must name an int param, an int constant or a list "
+         "of ints (got 'x')"),
+        ("seed: r", "seed: not a parameter of the space; did you mean 'rs'? (got 'r')"),
+        ("seed: 42", "seed: must be {param: NAME} or a param's name (the sampler's own seed"),
+        ("budget: {repeats: 0}", "budget.repeats: must be >= 1 (got 0)"),
+        ("budget: {repeats: 2}\npruner: median",
+         "budget.repeats: pruning needs one run per trial; set pruner: none (pruner is median)"),
+    ],
+)
+def test_use_stop_when_seed_and_repeats_rules(tmp_path, lines, fragment):
+    text = CHOICES.replace("metric: {name: loss, goal: minimize}\n", "")
+    if not lines.startswith("metric"):  # else the case gives its own
+        text = "metric: {name: loss, goal: minimize}\n" + text
+    assert fragment in error(tmp_path, text + lines + "\n")
+
+
+def test_repeats_need_a_declared_space():
+    with pytest.raises(ConfigError, match="budget.repeats: needs a declared space"):
+        parse_config({"experiment": "e", "objective": "m:f", "budget": {"repeats": 2},
+                      "metric": {"name": "loss", "goal": "minimize"}})

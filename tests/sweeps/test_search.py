@@ -8,6 +8,7 @@ import optuna
 import pytest
 
 from sweeps.compat.hyperband import WandbHyperbandPruner
+from sweeps.compat.wandb_grid import WandbGridSampler
 from sweeps.config import PrunerSpec, SamplerSpec
 from sweeps.errors import ConfigError
 from sweeps.search import (
@@ -49,7 +50,7 @@ def test_registries_name_the_optuna_classes():
         "random": optuna.samplers.RandomSampler, "grid": optuna.samplers.GridSampler,
         "tpe": optuna.samplers.TPESampler, "cmaes": optuna.samplers.CmaEsSampler,
         "qmc": optuna.samplers.QMCSampler, "gp": optuna.samplers.GPSampler,
-        "nsga2": optuna.samplers.NSGAIISampler,
+        "nsga2": optuna.samplers.NSGAIISampler, "wandb_grid": WandbGridSampler,
     }
     assert PRUNERS == {
         "none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
@@ -60,7 +61,7 @@ def test_registries_name_the_optuna_classes():
     }
 
 
-@pytest.mark.parametrize("kind", ["random", "grid", "tpe", "qmc", "nsga2"])
+@pytest.mark.parametrize("kind", ["random", "grid", "tpe", "qmc", "nsga2", "wandb_grid"])
 def test_samplers_build_and_run(kind):
     sampler = build_sampler(SamplerSpec(kind, 3), SPACE)  # no warning escapes (warnings=error)
     assert isinstance(sampler, SAMPLERS[kind])

@@ -1,10 +1,24 @@
-// Compare 2+ runs: params and metrics side by side, overlaid curves, parallel coordinates.
+// Compare 2+ runs: params and metrics side by side, overlaid curves, a scatter plot of any two
+// columns, parallel coordinates. A run has one colour in every plot and in the legend.
 "use strict";
 
 (() => {
   const { el, api, clear, fmtNum, runUrl, section, num } = UI;
   const main = UI.app();
   const ids = (new URLSearchParams(location.search).get("run_ids") || "").split(",").filter(Boolean);
+  // Tableau's ten colours, then well-spread hues for runs past the tenth.
+  const PALETTE = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1",
+    "#ff9da7", "#9c755f", "#bab0ac"];
+  const colorAt = (i) => (i < PALETTE.length ? PALETTE[i]
+    : `hsl(${Math.round((i * 137.508) % 360)}, 65%, 42%)`);
+  const colors = new Map();
+  const colorOf = (runId) => colors.get(runId);
+
+  function swatch(runId) {
+    const mark = el("span", { class: "swatch", "data-run": runId, "aria-hidden": "true" });
+    mark.style.backgroundColor = colorOf(runId);
+    return mark;
+  }
 
   async function load() {
     UI.crumbs([{ text: "Experiments", href: "/" }, { text: "Compare" }]);
@@ -12,7 +26,10 @@
     try {
       data = await api("/api/compare", { run_ids: ids.join(",") });
     } catch (error) { UI.showError(main, error); return; }
+    data.runs.forEach((r, i) => colors.set(r.run_id, colorAt(i)));
     main.append(el("h1", { text: `Compare ${data.runs.length} runs` }));
+    main.append(el("ul", { id: "run-legend", class: "legend" }, data.runs.map((r) =>
+      el("li", { "data-run": r.run_id }, swatch(r.run_id), el("a", { href: runUrl(r.run_id), text: r.run_name })))));
     const onlyDiff = el("input", { type: "checkbox", id: "only-diff" });
     const tableBox = el("div", { class: "table-scroll" });
     onlyDiff.addEventListener("change", () => tableBox.classList.toggle("only-diff", onlyDiff.checked));
@@ -21,15 +38,18 @@
     tableBox.append(compareTable(data));
     // Charts are drawn once their cards are in the document (plotly measures its container).
     const curves = curvesSection(data);
+    const scatter = scatterSection(data);
     const parallel = parallelSection(data);
-    main.append(curves.card, parallel.card);
+    main.append(curves.card, scatter.card, parallel.card);
     curves.draw();
+    scatter.draw();
     parallel.draw();
   }
 
   function compareTable(data) {
     const head = el("tr", {}, el("th", { text: "" }), data.runs.map((r) =>
-      el("th", {}, el("a", { href: runUrl(r.run_id), text: r.run_name }), " ", UI.badge(r.status))));
+      el("th", {}, swatch(r.run_id), el("a", { href: runUrl(r.run_id), text: r.run_name }), " ",
+        UI.badge(r.status))));
     const body = el("tbody");
     const block = (title, kind, keys) => {
       if (!keys.length) return;
@@ -71,11 +91,73 @@
           api(`/api/runs/${encodeURIComponent(r.run_id)}/metrics/${encodeURIComponent(key)}`)
             .catch(() => ({ steps: [], values: [] }))));
         clear(chart);
-        UI.lineChart(chart, data.runs.map((r, i) => ({ name: r.run_name, x: histories[i].steps, y: histories[i].values })),
+        await UI.lineChart(chart, data.runs.map((r, i) => ({ name: r.run_name, x: histories[i].steps, y: histories[i].values })),
           { height: 340 });
+        const runColors = data.runs.map((r) => colorOf(r.run_id));  // one trace per run, in order
+        await Plotly.restyle(chart, { "line.color": runColors, "marker.color": runColors });
       } catch (error) { UI.showError(chart, error); }
     }
     select.addEventListener("change", draw);
+    return { card, draw };
+  }
+
+  // One point per run that has both values; categorical params get a category axis.
+  function scatterSection(data) {
+    const columns = [
+      ...data.params.map((p) => ({ id: `params.${p.key}`, key: p.key, kind: "params", numeric: p.numeric, differs: p.differs })),
+      ...data.metrics.map((m) => ({ id: `metrics.${m.key}`, key: m.key, kind: "metrics", numeric: true, differs: m.differs })),
+    ];
+    const chart = el("div", { class: "chart wide", id: "scatter" });
+    const note = el("p", { class: "muted small", id: "scatter-note" });
+    const picker = (id, label, chosen) => el("label", {}, `${label} `, el("select", { id, "aria-label": label },
+      ["params", "metrics"].map((kind) => {
+        const group = columns.filter((c) => c.kind === kind);
+        return group.length ? el("optgroup", { label: kind }, group.map((c) =>
+          el("option", { value: c.id, text: c.key, selected: c === chosen }))) : null;
+      })));
+    const card = section("Scatter of two columns");
+    if (columns.length < 2) {
+      card.append(el("p", { class: "muted", text: "Needs two or more params or metrics." }));
+      return { card, draw: () => {} };
+    }
+    const pick = (list, fallback) => list.find((c) => c.differs) || list[0] || fallback;
+    const metrics = columns.filter((c) => c.kind === "metrics");
+    const x = pick(columns.filter((c) => c.kind === "params"), columns[0]);
+    const y = pick(metrics.filter((c) => c !== x), columns.find((c) => c !== x));
+    const xPicker = picker("scatter-x", "x", x);
+    const yPicker = picker("scatter-y", "y", y);
+    card.append(el("div", { class: "toolbar" }, xPicker, yPicker), chart, note);
+    const byId = new Map(columns.map((c) => [c.id, c]));
+    const value = (run, column) => {
+      const raw = run[column.kind][column.key];
+      if (raw === undefined) return undefined;
+      if (!column.numeric) return String(raw);
+      const n = num(raw);
+      return Number.isFinite(n) ? n : undefined;
+    };
+    async function draw() {
+      const cx = byId.get(xPicker.querySelector("select").value);
+      const cy = byId.get(yPicker.querySelector("select").value);
+      const shown = data.runs.filter((r) => value(r, cx) !== undefined && value(r, cy) !== undefined);
+      const traces = shown.map((r) => ({
+        type: "scatter", mode: "markers", name: UI.plotText(r.run_name),
+        x: [value(r, cx)], y: [value(r, cy)], marker: { color: colorOf(r.run_id), size: 11 },
+      }));
+      const axis = (c) => ({ title: { text: UI.plotText(c.key) }, type: c.numeric ? "linear" : "category",
+        zeroline: false });
+      const missing = data.runs.length - shown.length;
+      note.textContent = missing ? `${missing} of ${data.runs.length} runs lack a finite value of ` +
+        `${cx.key} or ${cy.key} and are not shown.` : "";
+      try {
+        clear(chart);
+        await Plotly.newPlot(chart, traces, {
+          margin: { l: 60, r: 10, t: 10, b: 50 }, height: 360, xaxis: axis(cx), yaxis: axis(cy),
+          showlegend: true, legend: { orientation: "h", y: -0.25 }, font: { size: 11 },
+        }, { displaylogo: false, responsive: true });
+      } catch (error) { UI.showError(chart, error); }
+    }
+    xPicker.addEventListener("change", draw);
+    yPicker.addEventListener("change", draw);
     return { card, draw };
   }
 
@@ -105,16 +187,16 @@
       chart.append(el("p", { class: "muted", text: "Needs two or more params or metrics that every run has." }));
       return { card, draw: () => {} };
     }
-    const color = metricDims.length ? metricDims[0].values : data.runs.map((_, i) => i);
-    const names = data.runs.map((r) => r.run_name);
-    const draw = () => parallelSvg(chart, [...dims, ...metricDims].slice(0, 30), color, names,
-      metricDims.length ? metricDims[0].label : null);
+    const shown = metricDims.length ? metricDims[0] : null;
+    const draw = () => parallelSvg(chart, [...dims, ...metricDims].slice(0, 30), data.runs,
+      shown && { label: shown.label, values: shown.values });
     return { card, draw };
   }
 
   // Parallel coordinates drawn as plain SVG (plotly's parcoords needs WebGL and eval, which
   // this page's Content-Security-Policy does not allow). Labels go in through textContent.
-  function parallelSvg(container, dims, color, names, colorLabel) {
+  // Each line has its run's colour; its tooltip names the run and its first metric's value.
+  function parallelSvg(container, dims, runs, metric) {
     const NS = "http://www.w3.org/2000/svg";
     const svgEl = (tag, attrs, text) => {
       const node = document.createElementNS(NS, tag);
@@ -133,14 +215,12 @@
       const lo = Math.min(...finite); const hi = Math.max(...finite);
       return (v) => top + (1 - (hi > lo ? (v - lo) / (hi - lo) : 0.5)) * (H - top - bottom);
     });
-    const cFinite = color.filter(Number.isFinite);
-    const cLo = Math.min(...cFinite); const cHi = Math.max(...cFinite);
-    const hue = (v) => 240 - 200 * (cHi > cLo ? (v - cLo) / (cHi - cLo) : 0.5);
-    names.forEach((name, i) => {
+    runs.forEach((run, i) => {
       const points = dims.map((dim, d) => `${x(d).toFixed(1)},${scales[d](dim.values[i]).toFixed(1)}`);
       const line = svgEl("polyline", { points: points.join(" "), class: "pc-line",
-        stroke: `hsl(${hue(color[i]).toFixed(0)}, 70%, 45%)` });
-      line.append(svgEl("title", {}, `${name}${colorLabel ? ` (${UI.fmtNum(color[i])})` : ""}`));
+        stroke: colorOf(run.run_id), "data-run": run.run_id });
+      const label = metric ? ` (${plainLabel(metric.label)} ${UI.fmtNum(metric.values[i])})` : "";
+      line.append(svgEl("title", {}, `${run.run_name}${label}`));
       svg.append(line);
     });
     dims.forEach((dim, d) => {

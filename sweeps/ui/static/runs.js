@@ -1,4 +1,5 @@
-// An experiment's runs table: sweeps with their trials nested, filter, sort, columns, compare.
+// An experiment's runs table: sweeps with their trials nested (or every run as one flat list),
+// filter, sort, columns, min/max of step metrics, compare.
 "use strict";
 
 (() => {
@@ -13,8 +14,10 @@
     order: params.get("order_by") || "",
     page: Number(params.get("page")) || 1,
     pageSize: Number(params.get("page_size")) || 50,
+    flat: params.get("flat") === "1",
     columns: Array.isArray(saved.columns) ? saved.columns : null,
     onlyVarying: Boolean(saved.onlyVarying),
+    ranges: Boolean(saved.ranges),
     selected: new Set(),
     collapsed: new Set(),
     data: null,
@@ -47,17 +50,31 @@
   const varying = el("input", { type: "checkbox", id: "only-varying" });
   varying.checked = state.onlyVarying;
   varying.addEventListener("change", () => { state.onlyVarying = varying.checked; save(); render(); });
+  // Off: every run of the experiment (every trial of every sweep) as one list, which the
+  // server orders and pages as a whole.
+  const grouped = el("input", { type: "checkbox", id: "group-by-sweep" });
+  grouped.checked = !state.flat;
+  grouped.addEventListener("change", () => { state.flat = !grouped.checked; state.page = 1; load(); });
+  const rangesBox = el("input", { type: "checkbox", id: "metric-ranges" });
+  rangesBox.checked = state.ranges;
+  rangesBox.addEventListener("change", () => { state.ranges = rangesBox.checked; save(); load(); });
+  const rangesNote = el("p", { id: "ranges-note", class: "muted small hidden" });
   const compareButton = el("button", { id: "compare", disabled: true, onclick: () => {
     location.href = `/compare?run_ids=${encodeURIComponent([...state.selected].join(","))}`;
   } }, "Compare selected (0)");
   const controls = el("div", { class: "toolbar" }, chooser,
-    el("label", {}, varying, " Only columns that vary"), compareButton);
+    el("label", {}, varying, " Only columns that vary"),
+    el("label", {}, grouped, " Group by sweep"),
+    el("label", { title: "For metrics logged at several steps: last, min and max columns" },
+      rangesBox, " Min / max of step metrics"),
+    compareButton);
   const tableBox = el("div", { id: "table-box", class: "table-scroll" });
   const pager = el("div", { id: "pager", class: "toolbar" });
-  main.append(heading, summary, filterForm, filterError, controls, tableBox, pager);
+  main.append(heading, summary, filterForm, filterError, controls, rangesNote, tableBox, pager);
 
   function save() {
-    localStorage.setItem(storeKey, JSON.stringify({ columns: state.columns, onlyVarying: state.onlyVarying }));
+    localStorage.setItem(storeKey, JSON.stringify({
+      columns: state.columns, onlyVarying: state.onlyVarying, ranges: state.ranges }));
   }
 
   function syncUrl() {
@@ -66,6 +83,7 @@
     if (state.order) q.set("order_by", state.order);
     if (state.page > 1) q.set("page", state.page);
     if (state.pageSize !== 50) q.set("page_size", state.pageSize);
+    if (state.flat) q.set("flat", "1");
     const text = q.toString();
     history.replaceState(null, "", text ? `?${text}` : location.pathname);
   }
@@ -102,6 +120,7 @@
       data = await api(`/api/experiments/${encodeURIComponent(experimentId)}/runs`, {
         filter: state.filter, order_by: state.order, page: state.page,
         page_size: state.pageSize, columns: requestColumns(),
+        flat: state.flat ? 1 : undefined, stats: state.ranges ? 1 : undefined,
       });
     } catch (error) {
       if (error.status === 400) { showFilterError(error); return; }
@@ -114,9 +133,14 @@
     state.data = data;
     heading.textContent = data.experiment.name;
     UI.crumbs([{ text: "Experiments", href: "/" }, { text: data.experiment.name }]);
-    summary.textContent = `${data.experiment.run_count} runs · ${data.total_groups} ` +
-      `top-level ${data.total_groups === 1 ? "entry" : "entries"}${state.filter ? " match" : ""}` +
-      ` · ${data.experiment.sweep_count} sweeps`;
+    const entries = data.flat ? (state.filter ? `${data.total_groups} match · ` : "")
+      : `${data.total_groups} top-level ${data.total_groups === 1 ? "entry" : "entries"}` +
+        `${state.filter ? " match" : ""} · `;
+    summary.textContent = `${data.experiment.run_count} runs · ${entries}` +
+      `${data.experiment.sweep_count} sweeps`;
+    rangesNote.textContent = "Min / max are shown for the first runs of this page only " +
+      "(their histories hold too many points); show fewer rows per page to see them all.";
+    rangesNote.classList.toggle("hidden", !data.ranges_partial);
     renderChooser();
     render();
     loadColumns();
@@ -189,6 +213,29 @@
     chooser.dataset.ready = "1";
   }
 
+  // A shown column, or for a metric logged at several steps (with min / max on) its last,
+  // min and max values as three columns; only the last value can order the runs.
+  function parts(columns) {
+    const stepped = new Set(state.ranges ? state.data.step_metrics || [] : []);
+    return columns.flatMap((c) => (stepped.has(c)
+      ? ["last", "min", "max"].map((part) => ({ column: c, part }))
+      : [{ column: c, part: null }]));
+  }
+
+  function columnHeader(spec) {
+    const { column, part } = spec;
+    const cls = column.startsWith("metrics.") ? "num" : "";
+    if (part === "min" || part === "max") {
+      return el("th", { class: `${cls} range`, "data-column": column, "data-part": part,
+        title: `${part} over every step (runs are ordered by the last value only)` },
+      `${column} (${part})`);
+    }
+    const th = header(part ? `${column} (last)` : column, orderFor(column), cls);
+    th.dataset.column = column;
+    if (part) th.dataset.part = part;
+    return th;
+  }
+
   function orderFor(column) {
     if (column.startsWith("params.")) return quoteKey("params", column.slice(7));
     if (column.startsWith("metrics.")) return quoteKey("metrics", column.slice(8));
@@ -214,10 +261,20 @@
     return th;
   }
 
-  function cell(row, column) {
-    const value = row.values[column];
+  function cell(row, spec) {
+    const { column, part } = spec;
+    const range = row.ranges && row.ranges[column];
+    const value = part === "min" || part === "max"
+      ? (range ? range[part === "min" ? 0 : 1] : undefined) : row.values[column];
     const isNumber = column.startsWith("metrics.") || typeof value === "number";
     return el("td", { class: isNumber ? "num" : "", text: fmtNum(value) });
+  }
+
+  function parentCell(row) {
+    const parent = row.parent;
+    if (!parent) return el("td", { class: "parent" });
+    return el("td", { class: "parent" }, el("a", {
+      href: parent.is_sweep ? sweepUrl(parent.run_id) : runUrl(parent.run_id), text: parent.run_name }));
   }
 
   function selectBox(row) {
@@ -242,7 +299,7 @@
           render();
         } }));
     }
-    if (row.trial_number !== null && row.trial_number !== undefined && kind === "child") {
+    if (row.trial_number !== null && row.trial_number !== undefined && (kind === "child" || kind === "flat")) {
       name.append(el("span", { class: "muted", text: `#${row.trial_number} ` }));
     }
     // A sweep's name opens the sweep's page (summary, best trial, report); its run page is a tag.
@@ -259,7 +316,7 @@
       name.append(" ", el("span", { class: "muted small", text: `(${text})` }));
     }
     return el("tr", { class: `${kind}${row.matched === false ? " context" : ""}`, "data-run": row.run_id },
-      selectBox(row), name,
+      selectBox(row), name, kind === "flat" ? parentCell(row) : null,
       el("td", {}, UI.badge(row.status)),
       el("td", { text: fmtTime(row.start_time) }),
       el("td", { class: "num", text: fmtDuration(row.start_time, row.end_time) }),
@@ -278,9 +335,14 @@
         const data = await api(`/api/runs/${encodeURIComponent(parent.run_id)}/children`, {
           filter: state.filter, order_by: state.order, page, page_size: 100,
           columns: state.data.shown_columns.length ? state.data.shown_columns : ["-"],
+          stats: state.ranges ? 1 : undefined,
         });
         const known = new Set(parent.children.map((c) => c.run_id));
         data.rows.forEach((r) => { if (!known.has(r.run_id)) parent.children.push(r); });
+        if (data.step_metrics) {
+          const stepped = new Set([...(state.data.step_metrics || []), ...data.step_metrics]);
+          state.data.step_metrics = state.data.shown_columns.filter((c) => stepped.has(c));
+        }
         render();
       } catch (error) {
         UI.showError(tr.lastChild, error);
@@ -292,17 +354,18 @@
   function render() {
     const data = state.data;
     if (!data) return;
-    const columns = visibleColumns();
+    const columns = parts(visibleColumns());
     clear(tableBox);
     if (!data.rows.length) {
       tableBox.append(el("p", { class: "muted", id: "no-runs",
         text: state.filter ? "No runs match this filter." : "No runs in this experiment yet." }));
     }
+    const base = data.flat ? [BASE[0], { label: "Parent", order: null }, ...BASE.slice(1)] : BASE;
     const head = el("tr", {}, el("th", { class: "sel" }),
-      BASE.map((b) => header(b.label, b.order)),
-      columns.map((c) => header(c, orderFor(c), c.startsWith("metrics.") ? "num" : "")));
+      base.map((b) => header(b.label, b.order)), columns.map(columnHeader));
     const body = el("tbody");
-    for (const row of data.rows) {
+    for (const row of data.flat ? data.rows : []) body.append(runRow(row, columns, "flat"));
+    for (const row of data.flat ? [] : data.rows) {
       const group = row.child_count > 0;
       body.append(runRow(row, columns, group ? "group" : "top"));
       if (group && !state.collapsed.has(row.run_id)) {
@@ -311,7 +374,8 @@
       }
     }
     if (data.rows.length) {
-      tableBox.append(el("table", { class: "grid runs", id: "runs-table" }, el("thead", {}, head), body));
+      tableBox.append(el("table", { class: `grid runs${data.flat ? " flat" : ""}`, id: "runs-table" },
+        el("thead", {}, head), body));
     }
     renderPager();
     updateCompare();
@@ -327,7 +391,8 @@
     size.addEventListener("change", () => { state.pageSize = Number(size.value); state.page = 1; load(); });
     pager.append(
       el("button", { id: "prev-page", disabled: data.page <= 1, onclick: () => go(data.page - 1), text: "‹ Prev" }),
-      el("span", { id: "page-info", text: `Page ${data.page} of ${data.pages} (${data.total_groups} entries)` }),
+      el("span", { id: "page-info",
+        text: `Page ${data.page} of ${data.pages} (${data.total_groups} ${data.flat ? "runs" : "entries"})` }),
       el("button", { id: "next-page", disabled: data.page >= data.pages, onclick: () => go(data.page + 1), text: "Next ›" }),
       size);
   }

@@ -17,9 +17,10 @@
   const counts = el("div", { class: "counts", id: "counts" });
   const best = el("p", { id: "best" });
   const advice = el("ul", { id: "advice", class: "advice" });
+  const recheck = el("div", { id: "recheck" });
   const frame = el("iframe", { id: "report", title: "Sweep report", sandbox: "allow-scripts",
     class: "report" });
-  main.append(heading, meta, counts, best, advice, el("section", { class: "card report-card" },
+  main.append(heading, meta, counts, best, advice, recheck, el("section", { class: "card report-card" },
     el("h2", {}, "Report ", el("span", { class: "muted small", id: "report-state" })), frame));
 
   function reloadReport() {
@@ -84,6 +85,13 @@
     }
     clear(advice);
     for (const text of a.warnings) advice.append(el("li", { text }));
+    clear(recheck);
+    const v = a.recheck;  // the report's "Re-check" section: the same table and sentence
+    if (v) {
+      recheck.append(UI.section(`Re-check (${v.metric}, ${v.goal})`,
+        el("p", { class: "verdict", text: v.sentence }),
+        UI.table(v.head, v.rows.map((row) => el("tr", {}, row.map((cell) => el("td", { text: cell })))))));
+    }
   }
 
   poll();

@@ -17,7 +17,11 @@ import pytest
 import sweeps
 import tracking
 from sweeps import records
+from sweeps.compat.impute import IMPUTED
 from sweeps.compat.wandb_config import WandbFormatWarning
+from sweeps.config import parse_config
+from sweeps.optimizer import Optimizer
+from sweeps.resume import plan_resume
 
 HERE = Path(__file__).parent
 REPO = HERE.parent.parent.parent
@@ -211,3 +215,62 @@ def test_metric_target_stops_the_sweep_once_a_finished_trial_reaches_it(project)
     # off before it starts; no new trial is asked for
     assert len(statuses) <= 2 and set(statuses) <= {tracking.RunStatus.FINISHED,
                                                     tracking.RunStatus.KILLED}
+
+
+FAILS_EVERY_SECOND = '''
+import os
+import wandb
+
+wandb.init()
+n = 0
+while True:  # this trial's turn, claimed atomically: the second to start fails
+    try:
+        os.close(os.open(f"turn-{n}", os.O_CREAT | os.O_EXCL))
+        break
+    except FileExistsError:
+        n += 1
+if n % 2:
+    raise SystemExit("every second trial fails")
+for step in range(3):
+    wandb.log({"loss": wandb.config.x ** 2 + len(wandb.config.opt) / (step + 1)})
+'''
+
+
+@pytest.mark.slow
+def test_impute_keeps_failed_runs_failed_and_the_report_plots_values_not_latents(project):
+    (project / "train.py").write_text(FAILS_EVERY_SECOND)
+    with warnings.catch_warnings():  # bayes runs TPE where PyTorch is missing
+        warnings.simplefilter("ignore", WandbFormatWarning)
+        config = parse_config({
+            "project": "impute", "method": "bayes", "program": "train.py", "run_cap": 3,
+            "metric": {"name": "loss", "goal": "minimize", "impute": "best"},
+            "parameters": {"x": {"distribution": "normal", "mu": 0, "sigma": 1},
+                           "opt": {"values": [[1], [1, 2]]}},  # lists: an index latent
+        })
+    result = sweeps.run(config, overrides=["execution.workers=2"], report=False)
+    trials = trials_of(result)
+    statuses = {t.number: t.run.info.status for t in trials}
+    assert sorted(s.value for s in statuses.values()) == ["FAILED", "FINISHED", "FINISHED"]
+    # optuna was told the failed ones with a value ("best": their own best, here none: 0.0,
+    # better than any real loss), yet the sweep's best is a trial that finished
+    assert statuses[result.best_trial] is tracking.RunStatus.FINISHED
+    client = tracking.Client(result.tracking_uri)
+    resumed = Optimizer(config)  # a resumed sweep's study is told the same
+    for record, history in plan_resume(client, client.get_run(result.sweep_run_id),
+                                       config).stored:
+        resumed.add_stored(record, history)
+    assert sorted((t.state.name, t.user_attrs.get(IMPUTED)) for t in resumed.study.trials) == [
+        ("COMPLETE", "best"), ("COMPLETE", None), ("COMPLETE", None)]
+    assert resumed.best()[0] == result.best_trial
+
+    from sweeps.report.data import load_sweep
+    from sweeps.report.figures import parallel_figure, slice_figure
+    data = load_sweep(client, result.sweep_run_id)
+    assert data.params == ("opt", "x")  # plotted by their values
+    assert data.table_params == ("opt", "opt~u", "x", "x~u")  # tables list the latents too
+    labels = [d["label"] for d in parallel_figure(data, []).figure["data"][0]["dimensions"]]
+    assert "x" in labels and not any("~u" in label for label in labels)
+    slices = slice_figure(data, []).figure
+    titles = [axis["title"]["text"] for key, axis in slices["layout"].items()
+              if key.startswith("xaxis")]
+    assert "x" in titles and not any("~u" in title for title in titles)

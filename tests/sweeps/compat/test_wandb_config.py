@@ -3,19 +3,24 @@ semantics, nested parameters, lenient warnings and one-line errors."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import subprocess
 import sys
 import warnings
 from pathlib import Path
 
+import optuna
 import pytest
 import yaml
+from optuna.trial import TrialState
 
 from sweeps.compat.wandb_config import WandbFormatWarning, is_wandb, translate
 from sweeps.config import load_config, parse_config
 from sweeps.errors import ConfigError
+from sweeps.optimizer import Optimizer
 from sweeps.space import CategoricalParam, FixedParam, FloatParam, IntParam
+from tracking import Metric
 
 from .conftest import wandb_file
 
@@ -57,7 +62,7 @@ def test_format_is_forced_or_refused():
         parse_config({}, format="xml")
 
 
-@pytest.mark.parametrize(("method", "sampler"), [("grid", "grid"), ("random", "random")])
+@pytest.mark.parametrize(("method", "sampler"), [("grid", "wandb_grid"), ("random", "random")])
 def test_methods(method, sampler):
     assert quiet(wandb_file({"x": {"values": [1, 2]}}, method=method)).sampler.type == sampler
 
@@ -106,6 +111,59 @@ def _grid_points(config):
     return out
 
 
+def test_grid_runs_in_wandbs_order_and_never_twice():
+    """itertools.product over the names sorted, the last fastest; a value W&B takes for an
+    earlier one (1.0 for 1), or a combination already in the study, is not run again."""
+    with pytest.warns(WandbFormatWarning, match=r"parameters\.c\.values: 1\.0 is the same grid"):
+        config = parse_config(wandb_file({
+            "c": {"values": [1, "y", 1.0]},
+            "a": {"min": 1, "max": 2},                                        # int_uniform
+            "b": {"distribution": "q_uniform", "min": 0, "max": 1, "q": 0.5},  # [0.0, 0.5]
+            "k": {"value": 7},
+        }, method="grid", run_cap=None))
+    expected = [{"a": a, "b": b, "c": c, "k": 7}
+                for a, b, c in itertools.product([1, 2], [0.0, 0.5], [1, "y"])]
+    assert config.budget.trials == len(expected) == 8
+    optimizer = Optimizer(config)
+    asked = [optimizer.ask(n) for n in range(3)]  # asked before any is told, as workers do
+    assert [t.params for t in asked] == expected[:3]
+    optimizer.tell(asked[1], TrialState.FAIL)     # a failed combination is not run again
+    study = optimizer.study
+    study.add_trial(optuna.trial.create_trial(    # as a resumed sweep adds a stored trial
+        params={"a": 1, "b": 0.5, "c": "y"}, distributions=config.space.distributions(),
+        value=0.0))
+    assert optimizer.ask(3, expected[5]).params == expected[5]  # re-queued with its params
+    assert [optimizer.ask(n).params for n in range(4, 7)] == [expected[i] for i in (4, 6, 7)]
+
+
+@pytest.mark.parametrize(("impute", "value"), [("worst", 5.0), ("latest", 3.0),
+                                               ("best", 0.5)])
+def test_impute_tells_a_failed_bayes_trial_with_wandbs_value(impute, value):
+    """W&B's bayes fits failed runs with the imputed value; the sweep's best stays a real
+    one, and without impute (or for random) a failed trial stays FAIL to optuna."""
+    def loss(*values: float) -> list[Metric]:
+        return [Metric("loss", v, 0, step) for step, v in enumerate(values)]
+
+    for method, given in (("bayes", impute), ("bayes", None), ("random", impute)):
+        metric = {"name": "loss", **({"impute": given} if given else {})}
+        with warnings.catch_warnings():  # bayes: TPE where PyTorch is missing
+            warnings.simplefilter("ignore", WandbFormatWarning)
+            config = parse_config(wandb_file({"x": {"min": 0.0, "max": 1.0}}, method=method,
+                                             metric=metric))
+        optimizer = Optimizer(config)
+        done, failed = optimizer.ask(0), optimizer.ask(1)
+        optimizer.report(done, loss(2.0, 1.0))
+        optimizer.tell(done, TrialState.COMPLETE, [1.0])
+        optimizer.report(failed, loss(5.0, 0.5, 3.0))
+        optimizer.tell(failed, TrialState.FAIL)
+        told = optimizer.study.trials[1]
+        if method == "bayes" and given:
+            assert (told.state, told.value) == (TrialState.COMPLETE, value)
+        else:
+            assert told.state is TrialState.FAIL
+        assert optimizer.best()[:2] == (0, [1.0])
+
+
 def test_grid_refuses_continuous_and_weighted_parameters():
     for spec in ({"min": 0.0, "max": 1.0}, {"values": [1, 2], "probabilities": [0.5, 0.5]}):
         with pytest.raises(ConfigError, match="is not allowed with method grid"):
@@ -151,6 +209,8 @@ def test_log_uniform_v1_bounds_become_exponentials_with_a_warning():
      "minimize is used"),
     (wandb_file({"x": {"value": 1}}, run_cap=None), "W&B runs until stopped"),
     (wandb_file({"x": {"value": 1}}, description="d"), "description: not kept"),
+    (wandb_file({"x": {"value": 1}}, metric={"name": "l", "impute_while_running": "best"}),
+     "metric.impute_while_running: ignored"),
     (wandb_file({"x": {"value": 1}}, command="python t.py ${args}"), "W&B wants a list"),
     (wandb_file({"x": {"value": 1}}, command=["${envvar:SWEEPBOOK_UNSET_VAR}"]),
      "SWEEPBOOK_UNSET_VAR is not set"),
@@ -188,6 +248,8 @@ def test_lenient_warnings(data, match):
     (wandb_file({"x": {"value": 1}}, run_cap=0), "run_cap: must be a whole number > 0"),
     (wandb_file({"x": {"value": 1}}, metric={"name": "l", "target": "low"}),
      "metric.target: must be a finite number"),
+    (wandb_file({"x": {"value": 1}}, metric={"name": "l", "impute": "mean"}),
+     "metric.impute: must be one of latest, best, worst (got 'mean')"),
     (wandb_file({"x": {"value": 1}}, program=None), "objective.wandb.program: required"),
     (wandb_file({"x": {"value": 1}}, early_terminate={"type": "median"}),
      "early_terminate.type: must be hyperband"),

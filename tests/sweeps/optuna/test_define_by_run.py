@@ -3,6 +3,7 @@ optuna, real SQLite stores."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -153,11 +154,14 @@ def test_a_param_suggested_again_with_another_distribution_fails_the_trial(proje
         return 0.0
 
     study = sweeps.create_study(tracking_uri="runs")
-    study.optimize(objective, n_trials=1)
+    with pytest.raises(sweeps.SweepError, match="trial 0 raised ValueError: Cannot set "
+                       "different distribution kind to the same parameter name"):
+        study.optimize(objective, n_trials=1)  # as optuna's re-raises: catch=() by default
     [record] = _trials(study, project / "runs")
     assert record.status is RunStatus.FAILED
     assert "Cannot set different distribution kind to the same parameter name" in \
         record.error
+    assert [t.state for t in study.trials] == [TrialState.FAIL]
 
 
 def test_the_trial_sees_the_study_and_old_spellings(project: Path):
@@ -190,13 +194,17 @@ def test_storage_is_optunas_own_and_the_report_is_written_when_asked(project: Pa
 def test_a_yaml_config_without_space_is_define_by_run(project: Path, make_config):
     (project / "dbr_objective.py").write_text(textwrap.dedent("""
         def objective(trial):
-            return (trial.suggest_float("x", -2.0, 2.0) - 1.0) ** 2
+            x = trial.suggest_float("x", -2.0, 2.0)
+            if trial.number == 1:
+                raise ValueError("caught by nobody")
+            return (x - 1.0) ** 2
     """))
     config = make_config("dbr_objective:objective", metric={"name": "value",
                                                             "goal": "minimize"})
     del config["space"]
-    result = sweeps.run(config, tracking_uri="runs")
+    result = sweeps.run(config, tracking_uri="runs")  # no catch: it outlives every exception
     assert len(result.trials) == 6 and set(result.best_params) == {"x"}
+    assert list(result.trials["status"]).count("FAILED") == 1 and result.status == "FINISHED"
     with pytest.raises(sweeps.ConfigError, match="space: required"):
         sweeps.parse_config({**config, "objective": {"command": "python x.py"}})
     with pytest.raises(sweeps.ConfigError, match="sampler.type: grid needs a declared space"):
@@ -325,3 +333,68 @@ def test_load_if_exists_brings_back_the_trials_of_finished_sweeps(project: Path)
     client = Client(project / "runs")
     assert len(records.sweeps_of(client, client.get_experiment_by_name(
         "again").experiment_id)) == 2
+
+
+def test_catch_is_honoured_as_optuna_does(project: Path):
+    class Flaky(KeyError):
+        """A subclass of a class `catch` lists: caught, as optuna's isinstance check is."""
+
+    def raises_by_number(trial: optuna.Trial) -> int:
+        x = trial.suggest_int("x", 0, 10)
+        if trial.number in (0, 2):
+            raise Flaky("flaky")
+        if trial.number == 3:
+            raise ValueError(f"bad x {x}")
+        return x
+
+    study = sweeps.create_study(study_name="catching", tracking_uri="runs",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.raises(sweeps.SweepError, match="catch: expected a tuple of exception "
+                       "classes, got 'KeyError'"):
+        study.optimize(raises_by_number, n_trials=8, catch=("KeyError",))
+    with pytest.raises(sweeps.SweepError, match=r"^trial 3 raised ValueError: bad x \d+ "
+                       r"\(not in catch\): sweep \w+ stopped once its running trials"):
+        study.optimize(raises_by_number, n_trials=8, catch=(KeyError,))
+    states = [t.state for t in study.trials]
+    assert states[:4] == [TrialState.FAIL, TrialState.COMPLETE, TrialState.FAIL,
+                          TrialState.FAIL]
+    # the trial sent ahead to the worker is called off, or finishes if it had started
+    assert len(states) <= 5 and TrialState.RUNNING not in states
+    sweep = Client(project / "runs").get_run(study.sweep_run_id)
+    assert sweep.info.status is RunStatus.FAILED
+    assert "trial 3 raised ValueError" in records.SweepRecord.from_run(sweep).stop_reason
+
+
+def test_load_if_exists_on_optunas_storage_goes_on_with_the_same_sweep(project: Path):
+    url = f"sqlite:///{project / 'optuna.db'}"
+
+    def objective(trial):
+        lr = trial.suggest_float("lr", 1e-5, 1e-1, log=True)
+        batch = trial.suggest_categorical("batch", [16, 32, 64])
+        return lr * batch
+
+    for _ in range(2):
+        study = sweeps.create_study(storage=url, study_name="s", load_if_exists=True,
+                                    tracking_uri="runs")
+        study.optimize(objective, n_trials=3)
+    client = Client(project / "runs")
+    (sweep,) = records.sweeps_of(client, client.get_experiment_by_name("s").experiment_id)
+    assert sweep.info.status is RunStatus.FINISHED
+    assert sweep.data.tags[records.OPTUNA_STUDY] == "s"
+    assert json.loads(sweep.data.tags[records.COUNTS])["complete"] == 6
+    runs = records.load_trials(client, sweep)
+    stored = optuna.load_study(study_name="s", storage=url).trials
+    assert [r.number for r in runs] == [t.number for t in stored] == list(range(6))
+    assert all(r.status is RunStatus.FINISHED for r in runs)
+    assert all(t.state is TrialState.COMPLETE for t in stored)
+    assert [r.params for r in runs] == [t.params for t in stored]
+    assert [r.run.data.metrics["value"] for r in runs] == [t.value for t in stored]
+    assert study.best_value == min(t.value for t in stored)
+
+    from sweeps.report.data import load_sweep  # not at the top: workers import this module
+    data = load_sweep(client, sweep.info.run_id)  # the report draws what was suggested
+    assert len(data.trials) == 6
+    assert data.distributions == stored[-1].distributions
+    assert data.log_params == {"lr"}
+    assert data.distributions["batch"] == optuna.distributions.CategoricalDistribution(
+        [16, 32, 64])
