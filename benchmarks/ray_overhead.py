@@ -4,7 +4,8 @@
 
 Prints (a 2-core machine is the reference):
   - the start-up time of the local Ray runtime (loopback only), separately;
-  (1) sweepbook: trials/s for trivial trials x 10 reported steps, 2 at a time, full tracking;
+  (1) sweepbook: trials/s for trivial trials x 10 reported steps, 2 at a time, full tracking
+      (on the actors a 4-trial warm-up sweep left);
   (2) Ray Tune (`tune.Tuner`, same objective, trial count and concurrency, default logging)
       with reuse_actors=True (its best setting), and with its defaults if --tune-defaults;
   (3) sweepbook: 16 trials sleeping 0.5 s on 2 slots, efficiency against the ideal 4.0 s,

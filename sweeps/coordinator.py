@@ -243,7 +243,10 @@ class Coordinator:
             return None
         if trial.rerun is None:
             trial.seed = trial_seed(self.config, trial.number, trial.params)
-        trial.key = self.recorder.create_attempt(trial, retry_of=trial.key or None)
+        users = trial.optuna_trial if self._study is not None else None  # create_study's
+        trial.key = self.recorder.create_attempt(
+            trial, retry_of=trial.key or None,
+            optuna_trial_id=None if users is None else users._trial_id)
         trial.submitted, trial.started = time.monotonic(), None
         trial.steps, trial.last_step, trial.logged = set(), 0, {}
         if trial.rerun is None and self._repeats.size > 1:  # its repeats run instead
@@ -336,6 +339,10 @@ class Coordinator:
         trial.logged.update(values)  # the final values are logged now (for stop_when)
         self._ended.append(_Ended(trial, outcome, [values.get(n, math.nan) for n in self._names],
                                   error or "unknown error", result.exception))
+        group = self._repeats.trial_of(trial)
+        if group is not None and trial.key in self._held:  # a pause called a repeat off:
+            self._held.discard(trial.key)  # its trial runs again after the pause
+            self._held.add(group.key)
         end = self._repeats.ended(trial, outcome, values, error)
         if end is not None:  # the trial's last repeat: the trial ends with their mean
             self.recorder.finished(end.trial, TrialResult(end.outcome, end.values, end.error),

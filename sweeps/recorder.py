@@ -69,9 +69,10 @@ class Recorder:
                                            records.CONTROL: Control.RUN.value})
             writes.reopen(sweep_run_id)
 
-    def create_attempt(self, trial: ActiveTrial, retry_of: str | None) -> str:
+    def create_attempt(self, trial: ActiveTrial, retry_of: str | None, *,
+                       optuna_trial_id: int | None = None) -> str:
         """A QUEUED run for the trial's next attempt (or a re-run), with its params and
-        seed; returns its id."""
+        seed (and the id of its trial in the user's optuna study); returns its id."""
         rerun = trial.rerun
         if rerun is not None:
             name = f"trial-{trial.number}-{rerun.role}" + (f"-{rerun.repeat}" if rerun.repeat
@@ -82,6 +83,8 @@ class Recorder:
             name = f"trial-{trial.number}" + (f"-attempt-{trial.attempt}" if trial.attempt > 1
                                               else "")
             tags = records.trial_tags(trial.number, trial.attempt, retry_of, trial.seed)
+        if optuna_trial_id is not None:
+            tags[records.OPTUNA_TRIAL_ID] = str(optuna_trial_id)
         with self.client.batch(buffered=True) as writes:
             parent = rerun.rerun_of if rerun is not None and rerun.role == \
                 records.REPETITION else self.sweep_run_id

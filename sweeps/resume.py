@@ -111,4 +111,19 @@ def plan_resume(client: Client, sweep: Run, config: SweepConfig, *,
             result.requeued.append(again)
         else:
             result.stored.append((last, histories.get(last.run_id, [])))
+    if config.budget.repeats > 1:
+        result.cut_off += _cut_off_repeats(client, sweep, {c.run_id for c in result.cut_off})
     return result
+
+
+def _cut_off_repeats(client: Client, sweep: Run, trials: set[str]) -> list[CutOff]:
+    """The repeats (`budget.repeats`) a dead coordinator left unfinished under the trial
+    runs it cut off."""
+    if not trials:
+        return []
+    where = f"tags.`{records.ROLE}` = '{records.REPETITION}'"
+    return [CutOff(run.info.run_id, RunStatus.KILLED, "the sweep stopped while it ran",
+                   lost=False)
+            for run in client.search_runs([sweep.info.experiment_id], where)
+            if run.info.parent_run_id in trials
+            and run.info.status in (RunStatus.RUNNING, RunStatus.QUEUED)]

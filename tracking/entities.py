@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -219,12 +220,15 @@ class RunKeys:
 
 @dataclass(frozen=True)
 class MetricStats:
-    """The size of one metric's history in one run."""
+    """The size of one metric's history in one run, and its lowest and highest value
+    (NaN when every value is NaN)."""
 
     points: int
     min_step: int
     max_step: int
     last_timestamp: int
+    min_value: float = math.nan
+    max_value: float = math.nan
 
 
 @dataclass(frozen=True)

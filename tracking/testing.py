@@ -400,14 +400,18 @@ def test_search_run_keys(store, experiment_id):
 
 def test_metric_and_child_stats(store, experiment_id):
     family(store, experiment_id)
-    store.apply(Batch(metrics=[("s0", "loss", 0.2, 4, 90), ("s0", "loss", 0.25, 2, 7)]))
+    store.apply(Batch(metrics=[("s0", "loss", 0.2, 4, 90), ("s0", "loss", 0.25, 2, 7),
+                               ("s0", "loss", math.nan, 5, 8)]))
     stats = store.metric_stats(["s0", "s1", "missing"])
-    assert stats == {("s0", "loss"): MetricStats(3, 0, 4, 90),
-                     ("s1", "loss"): MetricStats(1, 0, 0, 5)}
+    assert stats[("s0", "loss")] == MetricStats(4, 0, 5, 90, 0.2, 0.3)  # NaN left out
+    s1 = stats[("s1", "loss")]  # its one value is NaN
+    assert (s1.points, s1.min_step, s1.max_step, s1.last_timestamp) == (1, 0, 0, 5)
+    assert math.isnan(s1.min_value) and math.isnan(s1.max_value)
+    assert set(stats) == {("s0", "loss"), ("s1", "loss")}
     progress = store.child_stats("s")
     assert dict(progress.status_counts) == {"FINISHED": 1, "RUNNING": 2}
     assert (progress.last_start, progress.last_end) == (22, 50)
-    assert (progress.metric_points, progress.last_metric_timestamp) == (5, 90)
+    assert (progress.metric_points, progress.last_metric_timestamp) == (6, 90)
     assert progress.tag_count == 3
     empty = store.child_stats("f1")
     assert (dict(empty.status_counts), empty.metric_points, empty.tag_count) == ({}, 1, 1)

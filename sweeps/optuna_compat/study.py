@@ -26,10 +26,11 @@ sweeps, with no `catch`, outlive every exception.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,8 @@ class Study(optuna.Study):
         try:
             self.sweep_run_id = coordinator.run()
         finally:
-            self._fail_running(asked_before)
+            if coordinator.sweep_run_id:
+                self._end_running(client, coordinator.sweep_run_id, asked_before)
         if config.report_enabled:
             from sweeps.report import write_sweep_report
             self.report_path = write_sweep_report(client, self.sweep_run_id, config.report_path)
@@ -139,21 +141,13 @@ class Study(optuna.Study):
             raise SweepError(f"{coordinator.uncaught} (not in catch): sweep "
                              f"{self.sweep_run_id} stopped once its running trials finished")
 
-    def _fail_running(self, asked_before: set[int]) -> None:
-        """Trials this optimize asked for and never told (called off, or cut off by
-        Ctrl-C) end FAIL, as optuna's own optimize leaves no trial RUNNING; a resumed
-        sweep runs them again as new trials."""
-        for trial in self.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if trial.number not in asked_before:
-                self.tell(trial.number, state=TrialState.FAIL)
-
     def _go_on(self) -> None:
         """`load_if_exists` on optuna's own storage, which holds the study's trials: the
         next `optimize` goes on with the study's latest sweep (the run tagged with its
         name, which a sweepbook coordinator ran): an unfinished one is resumed to its
-        budget, its cut-off trials (RUNNING in the storage) failed and run again; a
-        finished one is reopened for `n_trials` more. A study new to the storage starts a
-        new sweep."""
+        budget (the trials it left RUNNING in the storage end as their runs did, see
+        `_end_running`), a finished one is reopened for `n_trials` more. A study new to
+        the storage starts a new sweep."""
         from sweeps.api import tracking_root
         if not self.get_trials(deepcopy=False):
             return
@@ -167,7 +161,31 @@ class Study(optuna.Study):
         self._resume = sweep.info.run_id
         self._reopen = sweep.info.status is RunStatus.FINISHED
         if not self._reopen and records.live_coordinator(sweep) is None:
-            self._fail_running(set())  # its coordinator died: `optimize` says if it lives
+            self._end_running(client, sweep.info.run_id)  # its coordinator died
+
+    def _end_running(self, client: Client, sweep_run_id: str,
+                     asked_before: Collection[int] = ()) -> None:
+        """Trials left RUNNING (by a coordinator that died, or called off or cut off by
+        Ctrl-C; none numbered in `asked_before`) end as their runs did, as optuna's own
+        optimize leaves none RUNNING: one recorded FINISHED or PRUNED (durable before
+        optuna is told) is told so, any other FAIL (a resumed sweep runs it again as a
+        new trial)."""
+        running = [t for t in self.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                   if t.number not in asked_before]
+        if not running:
+            return
+        runs = {r.run.data.tags.get(records.OPTUNA_TRIAL_ID): r  # the last attempt wins
+                for r in records.load_trials(client, client.get_run(sweep_run_id))}
+        names = metric_names(self)
+        for trial in running:
+            record = runs.get(str(trial._trial_id))
+            status = record.status if record else RunStatus.FAILED
+            values = [record.run.data.metrics.get(n, math.nan) for n in names] if record else []
+            if status is RunStatus.FINISHED and all(math.isfinite(v) for v in values):
+                self.tell(trial.number, values)
+            else:
+                self.tell(trial.number, state=TrialState.PRUNED if status is RunStatus.PRUNED
+                          else TrialState.FAIL)
 
     def _take_up(self) -> None:
         """`load_if_exists` without an optuna storage (the study lives in the tracking

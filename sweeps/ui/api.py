@@ -33,8 +33,7 @@ Details:
   row naming its `parent` (`{run_id, run_name, is_sweep}` or null); `total_groups` then
   counts runs. `stats=1` adds each row's `ranges` (`{"metrics.k": [min, max]}` of its shown
   metrics, NaN left out) and `step_metrics`, the shown metrics logged at more than one step
-  by a run of the page; past 200,000 points on one page, the later rows' stepped metrics get
-  no range (`ranges_partial`).
+  by a run of the page (one aggregate read of the store for the page).
 - `.../columns` takes `filter` and returns `{matching_runs, params, metrics, tags}`, each a list
   of `{key, present, varies}`: `varies` is true when the key has more than one value among the
   matching runs (for "only columns that vary"). It scans every matching run, so the page asks
@@ -390,47 +389,26 @@ def _flat_rows(client: Client, ids: list[str], summaries: dict[str, Run],
     return rows
 
 
-MAX_RANGE_POINTS = 200_000
-"""The most metric points one page reads for min/max: the store keeps no aggregate of a
-history's values, so they come from the histories of the page's runs (one read)."""
-
-
 def _add_ranges(client: Client, rows: list[dict[str, Any]],
                 shown: list[str]) -> dict[str, Any]:
     """Give each row (and its children) `ranges`, {"metrics.k": [min, max]} of its shown
-    metrics (NaN left out; all NaN: NaN; one point: its value twice). Returns `{step_metrics,
-    ranges_partial}` for the response: the histories of rows past MAX_RANGE_POINTS are not
-    read, so their metrics logged at several steps have no range."""
+    metrics (NaN left out; all NaN: NaN; one point: its value twice), from one
+    `metric_stats` read. Returns `{step_metrics}`: the shown metrics logged at several
+    steps."""
     every = [r for row in rows for r in (row, *row.get("children", ()))]
     keys = set(_keys(shown, "metrics"))
-    points: dict[str, int] = {}
-    stepped: dict[str, set[str]] = {}
+    ranges: dict[str, dict[str, list[float]]] = {}
+    stepped: set[str] = set()
     for (rid, key), stats in client.metric_stats([r["run_id"] for r in every]).items():
-        points[rid] = points.get(rid, 0) + stats.points
-        if key in keys and stats.points > 1:
-            stepped.setdefault(rid, set()).add(key)
-    chosen: list[str] = []
-    budget = MAX_RANGE_POINTS
-    for rid in dict.fromkeys(r["run_id"] for r in every if r["run_id"] in stepped):
-        budget -= points[rid]
-        if budget < 0:
-            break
-        chosen.append(rid)
-    ranges = {rid: {f"metrics.{k}": [math.nan, math.nan] for k in stepped[rid]}
-              for rid in chosen}
-    for rid, metric in client.get_metric_histories(chosen):
-        found = ranges[rid].get(f"metrics.{metric.key}")
-        if found is None or math.isnan(metric.value):
-            continue
-        found[0] = metric.value if math.isnan(found[0]) else min(found[0], metric.value)
-        found[1] = metric.value if math.isnan(found[1]) else max(found[1], metric.value)
+        if key in keys:
+            ranges.setdefault(rid, {})[f"metrics.{key}"] = [stats.min_value, stats.max_value]
+            if stats.points > 1:
+                stepped.add(key)
     for row in every:
-        found, several = ranges.get(row["run_id"], {}), stepped.get(row["run_id"], set())
+        found = ranges.get(row["run_id"], {})
         row["ranges"] = {c: found.get(c, [v, v]) for c, v in row["values"].items()
-                         if c.startswith("metrics.") and (c in found or c[8:] not in several)}
-    names = {k for ks in stepped.values() for k in ks}
-    return {"step_metrics": [c for c in shown if c.startswith("metrics.") and c[8:] in names],
-            "ranges_partial": len(chosen) < len(stepped)}
+                         if c.startswith("metrics.")}
+    return {"step_metrics": [c for c in shown if c.startswith("metrics.") and c[8:] in stepped]}
 
 
 @endpoint

@@ -432,9 +432,12 @@ class PostgresStore(RegistrySql, Store):
         return RunKeys(total, *kinds)
 
     def metric_stats(self, run_ids: Sequence[str]) -> dict[tuple[str, str], MetricStats]:
-        return {(rid, key): MetricStats(*stats) for rid, key, *stats in self._read(
-            "SELECT run_id, key, COUNT(*), MIN(step), MAX(step), MAX(timestamp) "
-            "FROM metrics WHERE run_id = ANY(%s) GROUP BY run_id, key", (list(run_ids),))}
+        return {(rid, key): MetricStats(*stats[:4], *(_value(v) for v in stats[4:]))
+                for rid, key, *stats in self._read(
+                    "SELECT run_id, key, COUNT(*), MIN(step), MAX(step), MAX(timestamp), "
+                    "MIN(value), MAX(value) "  # a NaN is NULL: left out
+                    "FROM metrics WHERE run_id = ANY(%s) GROUP BY run_id, key",
+                    (list(run_ids),))}
 
     def child_stats(self, run_id: str) -> ChildStats:
         family = "SELECT run_id FROM runs WHERE parent_run_id = %s OR run_id = %s"

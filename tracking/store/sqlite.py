@@ -470,9 +470,10 @@ class SqliteStore(RegistrySql, Store):
         for chunk in _chunks(list(run_ids)):
             marks = ",".join("?" * len(chunk))
             for rid, key, *stats in self._read(
-                    "SELECT run_id, key, COUNT(*), MIN(step), MAX(step), MAX(timestamp) "
+                    "SELECT run_id, key, COUNT(*), MIN(step), MAX(step), MAX(timestamp), "
+                    "MIN(value), MAX(value) "  # a NaN is NULL: left out
                     f"FROM metrics WHERE run_id IN ({marks}) GROUP BY run_id, key", chunk):
-                out[(rid, key)] = MetricStats(*stats)
+                out[(rid, key)] = MetricStats(*stats[:4], *(_value(v, 0) for v in stats[4:]))
         return out
 
     def child_stats(self, run_id: str) -> ChildStats:

@@ -120,7 +120,10 @@
       card.append(el("p", { class: "muted", text: "Needs two or more params or metrics." }));
       return { card, draw: () => {} };
     }
-    const pick = (list, fallback) => list.find((c) => c.differs) || list[0] || fallback;
+    // defaults: a column every run has and that differs, a param against a metric
+    const everyRun = (c) => data.runs.every((r) => r[c.kind][c.key] !== undefined);
+    const pick = (list, fallback) => list.find((c) => c.differs && everyRun(c)) ||
+      list.find(everyRun) || list[0] || fallback;
     const metrics = columns.filter((c) => c.kind === "metrics");
     const x = pick(columns.filter((c) => c.kind === "params"), columns[0]);
     const y = pick(metrics.filter((c) => c !== x), columns.find((c) => c !== x));
@@ -131,7 +134,7 @@
     const value = (run, column) => {
       const raw = run[column.kind][column.key];
       if (raw === undefined) return undefined;
-      if (!column.numeric) return String(raw);
+      if (!column.numeric) return UI.plotText(String(raw));  // a category, shown as text
       const n = num(raw);
       return Number.isFinite(n) ? n : undefined;
     };
@@ -146,8 +149,8 @@
       const axis = (c) => ({ title: { text: UI.plotText(c.key) }, type: c.numeric ? "linear" : "category",
         zeroline: false });
       const missing = data.runs.length - shown.length;
-      note.textContent = missing ? `${missing} of ${data.runs.length} runs lack a finite value of ` +
-        `${cx.key} or ${cy.key} and are not shown.` : "";
+      note.textContent = missing ? UI.visible(`${missing} of ${data.runs.length} runs lack a ` +
+        `finite value of ${cx.key} or ${cy.key} and are not shown.`) : "";
       try {
         clear(chart);
         await Plotly.newPlot(chart, traces, {

@@ -58,7 +58,6 @@
   const rangesBox = el("input", { type: "checkbox", id: "metric-ranges" });
   rangesBox.checked = state.ranges;
   rangesBox.addEventListener("change", () => { state.ranges = rangesBox.checked; save(); load(); });
-  const rangesNote = el("p", { id: "ranges-note", class: "muted small hidden" });
   const compareButton = el("button", { id: "compare", disabled: true, onclick: () => {
     location.href = `/compare?run_ids=${encodeURIComponent([...state.selected].join(","))}`;
   } }, "Compare selected (0)");
@@ -70,7 +69,7 @@
     compareButton);
   const tableBox = el("div", { id: "table-box", class: "table-scroll" });
   const pager = el("div", { id: "pager", class: "toolbar" });
-  main.append(heading, summary, filterForm, filterError, controls, rangesNote, tableBox, pager);
+  main.append(heading, summary, filterForm, filterError, controls, tableBox, pager);
 
   function save() {
     localStorage.setItem(storeKey, JSON.stringify({
@@ -138,9 +137,6 @@
         `${state.filter ? " match" : ""} · `;
     summary.textContent = `${data.experiment.run_count} runs · ${entries}` +
       `${data.experiment.sweep_count} sweeps`;
-    rangesNote.textContent = "Min / max are shown for the first runs of this page only " +
-      "(their histories hold too many points); show fewer rows per page to see them all.";
-    rangesNote.classList.toggle("hidden", !data.ranges_partial);
     renderChooser();
     render();
     loadColumns();

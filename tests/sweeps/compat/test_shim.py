@@ -259,8 +259,8 @@ def test_impute_keeps_failed_runs_failed_and_the_report_plots_values_not_latents
     for record, history in plan_resume(client, client.get_run(result.sweep_run_id),
                                        config).stored:
         resumed.add_stored(record, history)
-    assert sorted((t.state.name, t.user_attrs.get(IMPUTED)) for t in resumed.study.trials) == [
-        ("COMPLETE", "best"), ("COMPLETE", None), ("COMPLETE", None)]
+    assert sorted((t.state.name, t.user_attrs.get(IMPUTED, "")) for t in resumed.study.trials
+                  ) == [("COMPLETE", ""), ("COMPLETE", ""), ("COMPLETE", "best")]
     assert resumed.best()[0] == result.best_trial
 
     from sweeps.report.data import load_sweep

@@ -398,3 +398,32 @@ def test_load_if_exists_on_optunas_storage_goes_on_with_the_same_sweep(project: 
     assert data.log_params == {"lr"}
     assert data.distributions["batch"] == optuna.distributions.CategoricalDistribution(
         [16, 32, 64])
+
+
+def test_an_interrupted_sweep_on_optunas_storage_resumes_keeping_each_trial_once(
+        project: Path):
+    url = f"sqlite:///{project / 'optuna.db'}"
+
+    def objective(trial):
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    def ctrl_c(study, trial):
+        if trial.number == 1:
+            raise KeyboardInterrupt  # what Ctrl-C does in the coordinator
+
+    first = sweeps.create_study(storage=url, study_name="cut", load_if_exists=True,
+                                tracking_uri="runs")
+    first.optimize(objective, n_trials=6, n_jobs=2, callbacks=[ctrl_c])
+    client = Client(project / "runs")
+    assert client.get_run(first.sweep_run_id).info.status is RunStatus.KILLED
+    again = sweeps.create_study(storage=url, study_name="cut", load_if_exists=True,
+                                tracking_uri="runs")
+    again.optimize(objective, n_trials=6, n_jobs=2)  # resumed to its budget
+    assert again.sweep_run_id == first.sweep_run_id
+    runs = [r for r in records.load_trials(client, client.get_run(again.sweep_run_id))
+            if r.status is RunStatus.FINISHED]
+    stored = optuna.load_study(study_name="cut", storage=url).trials
+    assert sorted(r.number for r in runs) == list(range(6))
+    assert TrialState.RUNNING not in {t.state for t in stored}  # cut off ones: FAIL
+    assert sorted((r.params["x"], r.run.data.metrics["value"]) for r in runs) == sorted(
+        (t.params["x"], t.value) for t in stored if t.state is TrialState.COMPLETE)
