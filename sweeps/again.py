@@ -61,9 +61,10 @@ def _sweep(client: Client, name_or_id: str) -> Run:
 
 def extend(sweep: str, trials: int, *, tracking_uri: str | os.PathLike | None = None,
            report: bool | None = None, overrides: Sequence[str] = (),
-           on_progress: Callable[[Progress], None] | None = None) -> SweepResult:
+           on_progress: Callable[[Progress], None] | None = None,
+           on_end: Callable[[SweepResult], None] | None = None) -> SweepResult:
     """Add `trials` trials to a sweep that ended, in the same parent run; the sampler
-    starts from every recorded trial."""
+    starts from every recorded trial (`on_progress`, `on_end`: as for `sweeps.run`)."""
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise SweepError(f"--trials must be a whole number of at least 1, not {trials!r}")
     client = Client(tracking_root(tracking_uri))
@@ -73,12 +74,13 @@ def extend(sweep: str, trials: int, *, tracking_uri: str | os.PathLike | None = 
     stored = len({r.number for r in records.load_trials(client, found)})
     config = replace(config, budget=replace(config.budget, trials=stored + trials))
     return run(config, resume=found.info.run_id, tracking_uri=client.tracking_uri,
-               report=report, on_progress=on_progress, reopen=True)
+               report=report, on_progress=on_progress, on_end=on_end, reopen=True)
 
 
 def rerun_failed(sweep: str, *, tracking_uri: str | os.PathLike | None = None,
                  report: bool | None = None, overrides: Sequence[str] = (),
-                 on_progress: Callable[[Progress], None] | None = None) -> SweepResult:
+                 on_progress: Callable[[Progress], None] | None = None,
+                 on_end: Callable[[SweepResult], None] | None = None) -> SweepResult:
     """Run a sweep's failed trials again with the same params, each as a new attempt
     (`trial.retry_of` names the failed run); no new trials."""
     client = Client(tracking_root(tracking_uri))
@@ -91,7 +93,8 @@ def rerun_failed(sweep: str, *, tracking_uri: str | os.PathLike | None = None,
     _runnable(config, found, None, EXTEND_INSTEAD)
     config = replace(config, budget=replace(config.budget, trials=len(last)))
     return run(config, resume=found.info.run_id, tracking_uri=client.tracking_uri,
-               report=report, on_progress=on_progress, reopen=True, rerun_failed=True)
+               report=report, on_progress=on_progress, on_end=on_end, reopen=True,
+               rerun_failed=True)
 
 
 def _run_reruns(client: Client, sweep: Run, config: SweepConfig, plan: Sequence[Rerun],

@@ -379,10 +379,9 @@ def _format(value: Any) -> str:
 # -- run / resume ------------------------------------------------------------------------
 
 def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: bool,
-               quiet: bool, start: Callable[[Callable[[Any], None]], Any] | None = None
-               ) -> int:
-    """Run a sweep (or `start(on_progress)`, a `sweeps.again` session) with a progress bar,
-    then print its summary; returns the exit code."""
+               quiet: bool, start: Callable[..., Any] | None = None) -> int:
+    """Run a sweep (or `start(on_progress, on_end)`, a `sweeps.again` session) with a
+    progress bar, then print its summary; returns the exit code."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -418,7 +417,7 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
 
     progress.start()
     try:
-        result = start(on_progress) if start is not None else api.run(
+        result = start(on_progress, on_end) if start is not None else api.run(
             config, resume=resume, tracking_uri=api.tracking_root(root, config),
             report=False if no_report else None, on_progress=on_progress, on_end=on_end)
     finally:
@@ -457,7 +456,7 @@ def _summary(result: Any, config: Any) -> None:
         table.add_column(name)
     if column in frame.columns:
         done = frame[frame["status"] == "FINISHED"].sort_values(
-            column, ascending=metric.goal.value == "minimize")
+            column, ascending=metric.goal.value == "minimize", kind="stable")
         for _, row in done.head(5).iterrows():
             params = {c[7:]: row[c] for c in frame.columns
                       if c.startswith("params.") and isinstance(row[c], str)}
@@ -532,13 +531,13 @@ def cmd_again(args: argparse.Namespace) -> int:
     config = again.stored_config(client, sweep)
     report = False if args.no_report else None
     if args.command == "extend":
-        def start(on_progress: Callable[[Any], None]) -> Any:
+        def start(on_progress: Callable[[Any], None], on_end: Callable[[Any], None]) -> Any:
             return again.extend(sweep.info.run_id, args.trials, tracking_uri=client.tracking_uri,
-                                report=report, on_progress=on_progress)
+                                report=report, on_progress=on_progress, on_end=on_end)
     else:
-        def start(on_progress: Callable[[Any], None]) -> Any:
+        def start(on_progress: Callable[[Any], None], on_end: Callable[[Any], None]) -> Any:
             return again.rerun_failed(sweep.info.run_id, tracking_uri=client.tracking_uri,
-                                      report=report, on_progress=on_progress)
+                                      report=report, on_progress=on_progress, on_end=on_end)
     return _run_sweep(config, client.tracking_uri, sweep.info.run_id, args.no_report,
                       args.quiet, start=start)
 
@@ -553,11 +552,14 @@ def cmd_recheck(args: argparse.Namespace) -> int:
         console.print("No seed param (--seed-param or the config's seed: block): each repeat "
                       "gets a new seed as Trial.seed; an objective that ignores it repeats itself.")
     again.recheck(sweep.info.run_id, top=args.top, repeats=args.repeats,
-                  seed_param=args.seed_param, tracking_uri=client.tracking_uri,
-                  report=False if args.no_report else None)
+                  seed_param=args.seed_param, tracking_uri=client.tracking_uri, report=False)
     from sweeps.report.data import load_sweep
     from sweeps.verdict import sweep_verdict
     _print_recheck(sweep_verdict(load_sweep(client, sweep.info.run_id)))
+    if config.report_enabled and not args.no_report:
+        from sweeps.report import write_sweep_report
+        path = write_sweep_report(client, sweep.info.run_id, config.report_path)
+        console.print(f"Report: {escape(str(path))} (with the re-check)")
     return 0
 
 

@@ -249,12 +249,14 @@ class TrialActor:
 # -- the warm pool -----------------------------------------------------------------------------
 
 
-def _job_id(ray: Any) -> str | None:
-    """Which Ray connection this process has now (None: none)."""
+def _connection_id(ray: Any) -> str | None:
+    """Which Ray connection this process has now (None: none): the job and the driver's
+    node, as a job id alone repeats in a runtime started again."""
     if not ray.is_initialized():
         return None
     try:
-        return ray.get_runtime_context().get_job_id()
+        context = ray.get_runtime_context()
+        return f"{context.get_job_id()}@{context.get_node_id()}"
     except Exception:  # noqa: BLE001 - no usable runtime context: nothing is pooled
         return None
 
@@ -322,7 +324,7 @@ class _WarmPool:
         ray, key, actors = self._ray, self._key, self._actors
         self._ray, self._key, self._actors = None, None, []
         self._generation += 1
-        if not actors or _job_id(ray) != key[0]:  # that runtime is gone, its actors too
+        if not actors or _connection_id(ray) != key[0]:  # that runtime is gone, its actors too
             return
         for actor in actors:
             with contextlib.suppress(Exception):
@@ -471,9 +473,9 @@ class RayBackend(Backend):
         """What a pooled actor must share with this sweep's (None: no pooling): the Ray
         connection, the resource request and the project folder (objectives import from it,
         and stay imported)."""
-        job = _job_id(self._ray)
-        return None if job is None else \
-            (job, tuple(sorted(self._request.items())), self._root, self._ship)
+        connection = _connection_id(self._ray)
+        return None if connection is None else \
+            (connection, tuple(sorted(self._request.items())), self._root, self._ship)
 
     def _new_slot(self, actor: Any = None) -> _Slot:
         name = f"ray-{self._next_name}"

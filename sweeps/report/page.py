@@ -420,9 +420,9 @@ def figure_html(figure: Figure, prefix: str) -> tuple[str, str]:
     if figure.warnings:
         head += _warnings_html(figure.warnings)
     if figure.figure is None:
-        return (f'<div class="figure" id="{esc(key)}">{head}'
+        return (f'<div class="figure" id="{esc(key)}-figure">{head}'
                 f'<p class="notice">{esc(figure.notice)}</p></div>', "")
-    return (f'<div class="figure" id="{esc(key)}">{head}'
+    return (f'<div class="figure" id="{esc(key)}-figure">{head}'
             f'<div class="plot" data-figure="{esc(key)}-json"></div>{caption}</div>',
             f'<script type="application/json" id="{esc(key)}-json">'
             f"{script_json(figure.figure)}</script>")

@@ -3,6 +3,7 @@ sweeps with real worker processes and a real SQLite store."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -11,6 +12,8 @@ import sweeps
 from sweeps import records
 from sweeps.again import recheck
 from sweeps.cli import main
+from sweeps.report.data import load_sweep
+from sweeps.verdict import sweep_verdict
 from tests.sweeps.conftest import sweep_config
 from tracking import Client, RunStatus
 
@@ -29,11 +32,6 @@ def needs_marker(params):
     if params["x"] > 1.0 and not os.path.exists("fixed"):
         raise ModuleNotFoundError("No module named 'fancylib'")
     return params["x"]
-
-
-def wobbly(params):
-    import time
-    return params["x"] + time.perf_counter() % 1e-6
 '''
 
 
@@ -52,6 +50,7 @@ def test_extend_adds_trials_to_the_same_sweep_warm_started(noisy_project):
     root = str(noisy_project / "runs")
     client = Client(root)
     wall = float(client.get_run(first.sweep_run_id).data.tags[records.WALL])
+    best_before = first.best_value
     assert main(["extend", first.sweep_run_id, "--trials", "3", "--root", root,
                  "--quiet", "--no-report"]) == 0
     sweep = client.get_run(first.sweep_run_id)
@@ -61,6 +60,9 @@ def test_extend_adds_trials_to_the_same_sweep_warm_started(noisy_project):
     assert sweep.info.status is RunStatus.FINISHED
     assert records.SweepRecord.from_run(sweep).wall_seconds > wall  # both sessions counted
     assert '"complete": 7' in sweep.data.tags[records.COUNTS]
+    best = min(r.run.data.metrics["loss"] for r in trials)
+    assert best <= best_before
+    assert json.loads(sweep.data.tags[records.BEST_VALUES]) == [best]
     # a second extend starts from all seven, not from the config's budget of four
     result = sweeps.extend(first.sweep_run_id, 1, tracking_uri=root, report=False)
     assert len(result.trials) == 8 and result.status == "FINISHED"
@@ -114,10 +116,15 @@ def test_recheck_runs_the_top_trials_with_new_seeds_and_leaves_the_sweep_alone(
         assert rerun.run.data.metrics["seed_seen"] == rerun.seed  # and so does trial.seed
     assert len({r.seed for r in reruns}) == len(reruns)
     assert len(records.load_trials(client, after)) == 5  # the trials stay five
-    # a second recheck adds repeats 4 and 5, with seeds of their own
-    again = recheck(first.sweep_run_id, top=1, repeats=2, tracking_uri=root, report=False)
+    # a second recheck adds repeats 4 to 6, with seeds of their own
+    again = recheck(first.sweep_run_id, top=2, repeats=3, tracking_uri=root, report=False)
     best = top[0].number
-    assert sorted(r.repeat for r in again if r.number == best) == [1, 2, 3, 4, 5]
+    assert sorted(r.repeat for r in again if r.number == best) == [1, 2, 3, 4, 5, 6]
+    verdict = sweep_verdict(load_sweep(client, first.sweep_run_id))
+    for trial, checked in zip(top, verdict.trials, strict=True):  # best first, both
+        assert checked.number == trial.number and checked.n == 6
+        low, high = checked.interval
+        assert low < trial.params["x"] < high  # the true mean: the noise is centred on x
     assert main(["recheck", first.sweep_run_id, "--seed-param", "nope", "--root", root]) == 2
     assert "--seed-param 'nope' is not a param" in capsys.readouterr().err
 
@@ -141,13 +148,18 @@ def test_reproduce_is_bit_exact_for_a_deterministic_trial_and_warns_of_changes(
     assert rerun.run.data.metrics["loss"] == trial.run.data.metrics["loss"]
 
 
-def test_reproduce_says_when_a_trial_does_not_reproduce(noisy_project, capsys):
-    first = _sweep(noisy_project, "again_objectives:wobbly", budget={"trials": 1},
+def test_reproduce_reports_the_difference_a_changed_objective_makes(noisy_project, capsys):
+    (noisy_project / "fixed").write_text("")
+    first = _sweep(noisy_project, "again_objectives:needs_marker", budget={"trials": 1},
                    execution={"workers": 1})
     root = str(noisy_project / "runs")
     trial = first.trials["run_id"][0]
+    source = noisy_project / "again_objectives.py"
+    source.write_text(source.read_text().replace("    return params[\"x\"]\n",
+                                                 "    return params[\"x\"] + 0.5\n"))
     assert main(["reproduce", trial, "--root", root]) == 1
-    assert "Not the same" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Not the same" in out and "│ 0.5 " in out  # the difference column
     sweep_id = first.sweep_run_id
     assert main(["reproduce", sweep_id, "--root", root]) == 2
     assert "is not a trial of a sweep" in capsys.readouterr().err

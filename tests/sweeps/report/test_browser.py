@@ -129,7 +129,7 @@ def test_comparison_report(browser, open_report, project, quad_sweep, quad_sweep
     try:
         page = opened.page
         _all_figures_drawn(page)
-        legend = page.inner_text("#all-history-0")
+        legend = page.inner_text("#all-history-0-figure")
         assert "quad /" in legend and "quad-b /" in legend
         head = page.eval_on_selector_all("#best thead th", "els => els.map(e => e.textContent)")
         assert len(head) == 3

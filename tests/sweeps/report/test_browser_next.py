@@ -32,7 +32,7 @@ def _trials_in_table(page) -> list[int]:
 def _drag_on_first_axis(page, top: float, bottom: float) -> None:
     """Drag with the mouse along the first parcoords axis, from `top` to `bottom` (shares
     of the axis height, 0 at its top)."""
-    box = page.locator("div#s0-parallel .axis-brush rect.background").first.bounding_box()
+    box = page.locator("#s0-parallel-figure .axis-brush rect.background").first.bounding_box()
     x = box["x"] + box["width"] / 2
     page.mouse.move(x, box["y"] + box["height"] * top)
     page.mouse.down()
@@ -50,9 +50,9 @@ def test_brushing_parallel_coordinates_filters_the_table(browser, open_report, p
         drawn = page.evaluate("""Array.from(document.querySelectorAll('div.plot'))
             .map(d => d.getAttribute('data-drawn'))""")
         assert len(drawn) >= 7 and set(drawn) == {"yes"}
-        assert page.is_visible("#s0-importance-ped div.plot[data-drawn=yes]")
+        assert page.is_visible("#s0-importance-ped-figure div.plot[data-drawn=yes]")
         before = _trials_in_table(page)
-        page.locator("div#s0-parallel").scroll_into_view_if_needed()
+        page.locator("#s0-parallel-figure").scroll_into_view_if_needed()
         _drag_on_first_axis(page, 0.0, 0.3)  # the top of x's axis: the largest x
         page.wait_for_function("document.querySelector('#s0-runs .muted').textContent"
                                ".indexOf('of') > 0")
@@ -74,7 +74,7 @@ def test_brushing_parallel_coordinates_filters_the_table(browser, open_report, p
             .data).filter(t => Array.isArray(t.selectedpoints)).length""")
         assert selected >= 1  # the slices highlight the same trials
         SHOTS.mkdir(exist_ok=True)
-        page.locator("div#s0-parallel").screenshot(path=str(SHOTS / "parcoords-brushed.png"))
+        page.locator("#s0-parallel-figure").screenshot(path=str(SHOTS / "parcoords-brushed.png"))
         _clean(opened)
     finally:
         page.close()
@@ -86,8 +86,8 @@ def test_log_y_pruned_toggles_and_contour_picker(browser, open_report, project, 
     opened = open_report(browser, path)
     page = opened.page
     try:
-        page.click("#all-history-0 .toolbar button:text-is('log y')")
-        assert page.evaluate("document.querySelector('#all-history-0 div.plot')"
+        page.click("#all-history-0-figure .toolbar button:text-is('log y')")
+        assert page.evaluate("document.querySelector('#all-history-0-figure div.plot')"
                              ".layout.yaxis.type") == "log"
         page.click("#s0-curves .toolbar button:text-is('hide pruned')")
         hidden = page.evaluate("""Array.from(document.querySelector('#s0-curves div.plot').data)
@@ -100,12 +100,12 @@ def test_log_y_pruned_toggles_and_contour_picker(browser, open_report, project, 
     opened = open_report(browser, path)
     page = opened.page
     try:
-        options = page.eval_on_selector_all("#s0-contour select option",
+        options = page.eval_on_selector_all("#s0-contour-figure select option",
                                             "els => els.map(e => e.textContent)")
         assert sorted(options) == ["x × y", "x × z", "y × z"]
-        page.select_option("#s0-contour select", label="y × z")
+        page.select_option("#s0-contour-figure select", label="y × z")
         page.wait_for_timeout(300)
-        title = page.evaluate("document.querySelector('#s0-contour div.plot')"
+        title = page.evaluate("document.querySelector('#s0-contour-figure div.plot')"
                               ".layout.xaxis.title.text")
         assert title == "y"
         _clean(opened)

@@ -17,7 +17,7 @@ def _block(text: str, key: str) -> dict:
 
 
 def _div(text: str, key: str) -> str:
-    start = text.index(f'<div class="figure" id="{key}">')
+    start = text.index(f'<div class="figure" id="{key}-figure">')
     ends = [i for i in (text.find('<div class="figure"', start + 1),
                         text.find("</section>", start)) if i > 0]
     return text[start:min(ends)]
