@@ -143,7 +143,8 @@ class Coordinator:
         self.budget.resumed(plan.failed)
         self._requeue.extend(plan.requeued)
         self._next_number = plan.next_number
-        self.recorder.reopen_sweep(sweep.info.experiment_id, sweep.info.run_id, plan.cut_off)
+        self.recorder.reopen_sweep(sweep.info.experiment_id, sweep.info.run_id, plan.cut_off,
+                                   self.budget.trials)
 
     def _check_objective(self) -> None:
         if self.config.objective.callable and self._function is None:

@@ -76,10 +76,11 @@ class Optimizer:
         # a W&B bayes file's metric.impute: failed trials are told with a value
         self._impute = (config.objective.wandb or {}).get("impute")
         optuna.logging.set_verbosity(optuna.logging.WARNING)  # the study is ours; we report
-        # a study on optuna's own storage (not in memory) already holds a resumed sweep's
-        # stored trials: `add_stored` then only counts them
-        self._holds_stored = study is not None and not isinstance(
-            study._storage, optuna.storages.InMemoryStorage)
+        # the user's study already holds a resumed sweep's stored trials (in optuna's own
+        # storage, or in memory from an earlier `optimize`): `add_stored` only counts them
+        self._holds_stored = study is not None and (bool(study.get_trials(deepcopy=False)) or
+                                                    not isinstance(study._storage,
+                                                                   optuna.storages.InMemoryStorage))
         if study is not None:
             self.study = study
             if len(self.names) == 1 and study.get_trials(deepcopy=False,

@@ -56,9 +56,10 @@ class Recorder:
         self.experiment_id, self.sweep_run_id = experiment_id, sweep_run_id
 
     def reopen_sweep(self, experiment_id: str, sweep_run_id: str,
-                     cut_off: Iterable[CutOff]) -> None:
+                     cut_off: Iterable[CutOff], budget_trials: int | None) -> None:
         """Resume: end the runs a dead coordinator left behind and make the sweep RUNNING
-        again under this process (un-paused), in one transaction."""
+        again under this process (un-paused, with its trial budget as now), in one
+        transaction."""
         self.experiment_id, self.sweep_run_id = experiment_id, sweep_run_id
         with self.client.batch() as writes:
             for run in cut_off:
@@ -66,7 +67,9 @@ class Recorder:
                                              **({records.LOST: "true"} if run.lost else {})})
                 writes.set_terminated(run.run_id, run.status)
             writes.set_tags(sweep_run_id, {records.COORDINATOR: records.this_coordinator(),
-                                           records.CONTROL: Control.RUN.value})
+                                           records.CONTROL: Control.RUN.value,
+                                           records.BUDGET: "" if budget_trials is None
+                                           else str(budget_trials)})
             writes.reopen(sweep_run_id)
 
     def create_attempt(self, trial: ActiveTrial, retry_of: str | None, *,

@@ -134,6 +134,8 @@ class Study(optuna.Study):
         finally:
             if coordinator.sweep_run_id:
                 self._end_running(client, coordinator.sweep_run_id, asked_before)
+                # as in optuna, the next optimize goes on with the same study: its sweep
+                self._resume, self._reopen = coordinator.sweep_run_id, True
         if config.report_enabled:
             from sweeps.report import write_sweep_report
             self.report_path = write_sweep_report(client, self.sweep_run_id, config.report_path)

@@ -60,6 +60,7 @@ def test_extend_adds_trials_to_the_same_sweep_warm_started(noisy_project):
     assert sweep.info.status is RunStatus.FINISHED
     assert records.SweepRecord.from_run(sweep).wall_seconds > wall  # both sessions counted
     assert '"complete": 7' in sweep.data.tags[records.COUNTS]
+    assert sweep.data.tags[records.BUDGET] == "7"
     best = min(r.run.data.metrics["loss"] for r in trials)
     assert best <= best_before
     assert json.loads(sweep.data.tags[records.BEST_VALUES]) == [best]

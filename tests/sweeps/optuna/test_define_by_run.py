@@ -427,3 +427,14 @@ def test_an_interrupted_sweep_on_optunas_storage_resumes_keeping_each_trial_once
     assert TrialState.RUNNING not in {t.state for t in stored}  # cut off ones: FAIL
     assert sorted((r.params["x"], r.run.data.metrics["value"]) for r in runs) == sorted(
         (t.params["x"], t.value) for t in stored if t.state is TrialState.COMPLETE)
+
+
+def test_optimize_twice_goes_on_with_the_same_sweep(project: Path):
+    study = sweeps.create_study(direction="minimize", tracking_uri="runs")
+    study.optimize(branching, n_trials=3)
+    first = study.sweep_run_id
+    study.optimize(branching, n_trials=2)
+    assert study.sweep_run_id == first and [t.number for t in study.trials] == [0, 1, 2, 3, 4]
+    client = Client("runs")
+    assert sorted(r.number for r in records.load_trials(client, client.get_run(first))) == \
+        [0, 1, 2, 3, 4]
