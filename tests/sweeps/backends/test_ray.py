@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 import sweeps
 from sweeps.backends.ray import RayBackend, capacity, check_fits, ray_request
+from sweeps.compat.wandb_config import WandbFormatWarning
 from sweeps.config import parse_config
 from sweeps.coordinator import Coordinator
 from sweeps.errors import SweepError
@@ -142,6 +144,21 @@ class TestLocalRuntime:
         spans = [tuple(map(float, s.split(","))) for s in trials["tags.span"]]
         overlap = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
         assert overlap == 2
+
+    def test_a_wandb_sweep_file_and_its_program_run_on_ray(self, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+        repo = HERE.parents[2]
+        monkeypatch.chdir(repo)  # the file's `program:` is relative to the project folder
+        with warnings.catch_warnings():  # without torch: "bayes runs optuna's TPE"
+            warnings.simplefilter("ignore", WandbFormatWarning)
+            result = sweeps.run("examples/wandb/sweep.yaml", backend="ray", trials=3,
+                                workers=2, tracking_uri=tmp_path / "runs", report=False)
+        trials = result.trials
+        assert result.experiment == "wandb-demo" and len(trials) == 3
+        assert set(trials["status"]) <= {"FINISHED", "PRUNED"}, trials["tags.trial.error"]
+        assert set(trials["tags.trial.node_id"].str.len()) != {0}  # ran on Ray's workers
+        assert trials["metrics.val_loss"].notna().all()
 
     def test_request_no_node_holds_is_an_error_before_any_trial(self, tmp_path: Path) -> None:
         with pytest.raises(SweepError, match=r"execution\.resources\.gpu: each trial asks "
