@@ -41,6 +41,7 @@ from sweeps.trial import (
     Outcome,
     PruneQuery,
     Started,
+    Suggested,
     SuggestFailed,
     SuggestQuery,
     TrialResult,
@@ -263,7 +264,8 @@ class Coordinator:
             tracking_uri=self.client.tracking_uri,
             resources=dict(self.config.execution.resources),
             wandb=None if wandb is None else {**thaw(wandb), "sweep_id": self.sweep_run_id},
-            study_view=self.optimizer.study_view(), function=self._function, seed=trial.seed)
+            study_view=self.optimizer.study_view(), function=self._function, seed=trial.seed,
+            drawn=trial.drawn)
 
     def _poll_timeout(self) -> float:
         deadlines = [*self._deadlines.values(), self.budget.deadline()]
@@ -300,6 +302,9 @@ class Coordinator:
             self.backend.answer(event.key, trial.params[event.name] if event.name in
                                 trial.params else SuggestFailed(
                                     f"trial {trial.number} had no param {event.name!r}"))
+        elif isinstance(event, Suggested):  # a value drawn ahead, taken
+            self.optimizer.suggest(trial, event.name, event.distribution)
+            self.recorder.suggested(trial, event.name)
         elif isinstance(event, SuggestQuery):
             self._settle()  # the sampler sees every trial that ended before this question
             value = self.optimizer.suggest(trial, event.name, event.distribution)

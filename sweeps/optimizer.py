@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
+from optuna.samplers import RandomSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.compat.impute import IMPUTED, imputed_value
@@ -56,6 +57,7 @@ class ActiveTrial:
     distributions: dict[str, BaseDistribution] = field(default_factory=dict)  # suggested
     seed: int | None = None
     rerun: Rerun | None = None
+    drawn: dict[str, tuple[str, Any]] = field(default_factory=dict)  # see TrialSpec.drawn
 
 
 class Optimizer:
@@ -72,6 +74,8 @@ class Optimizer:
         self._kept = frozenset(m.name for m in config.metrics if m.use != "last")
         self._maximize = config.metrics[0].goal is Goal.MAXIMIZE
         self._by_optuna_number: dict[int, int] = {}
+        # define-by-run: each param asked for so far, (distribution JSON, distribution)
+        self._asked: dict[str, tuple[str, BaseDistribution]] = {}
         self.best_values: list[float] | None = None  # single objective: the best so far
         # a W&B bayes file's metric.impute: failed trials are told with a value
         self._impute = (config.objective.wandb or {}).get("impute")
@@ -113,10 +117,20 @@ class Optimizer:
         except ValueError as e:
             return SuggestFailed(str(e))
         trial.params[name], trial.distributions[name] = value, drawn_from
+        self._asked.setdefault(name, (distribution, drawn_from))
         return value
 
     def ask(self, number: int, params: Mapping[str, Any] | None = None) -> ActiveTrial:
-        """A new trial numbered `number`; `params` fixes its params (a re-queued trial)."""
+        """A new trial numbered `number`; `params` fixes its params (a re-queued trial).
+        Define-by-run with optuna's RandomSampler, which ignores history: a value of each
+        param asked for before is drawn now and fixed in the optuna trial, so that the
+        worker takes it without asking (`TrialSpec.drawn`)."""
+        drawn: dict[str, tuple[str, Any]] = {}
+        if params is None and self._asked and type(self.study.sampler) is RandomSampler:
+            drawn = {name: (text, self.study.sampler.sample_independent(
+                self.study, None, name, distribution))  # type: ignore[arg-type]
+                for name, (text, distribution) in self._asked.items()}
+            params = {name: value for name, (_, value) in drawn.items()}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             if params is not None:
@@ -124,7 +138,7 @@ class Optimizer:
             optuna_trial = self.study.ask()
             suggested = self.config.space.suggest(optuna_trial)
         self._by_optuna_number[optuna_trial.number] = number
-        return ActiveTrial(number, optuna_trial, suggested)
+        return ActiveTrial(number, optuna_trial, suggested, drawn=drawn)
 
     def report(self, trial: ActiveTrial, metrics: Sequence[Metric]) -> bool:
         """Note the logged metrics; True when a new objective value was reported to optuna

@@ -57,6 +57,9 @@ class TrialSpec:
     study_view: Mapping[str, Any] | None = None
     function: bytes | None = None  # that objective, cloudpickled (one from a __main__ script)
     seed: int | None = None  # the attempt's seed (`Trial.seed`, $SWEEPS_TRIAL_SEED)
+    # define-by-run with a sampler that ignores history: values drawn ahead, {name:
+    # (distribution JSON, value)}, taken without a round trip when asked for (`Suggested`)
+    drawn: Mapping[str, tuple[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,15 @@ class SuggestQuery:
 
 
 @dataclass(frozen=True)
+class Suggested:
+    """A define-by-run trial took the value drawn ahead for a param (`TrialSpec.drawn`)."""
+
+    key: str
+    name: str
+    distribution: str
+
+
+@dataclass(frozen=True)
 class UserAttr:
     """A define-by-run trial's `set_user_attr`, for the coordinator's optuna trial."""
 
@@ -148,7 +160,8 @@ class Finished:
     time: float
 
 
-Event = Started | Logged | ArtifactData | PruneQuery | SuggestQuery | UserAttr | Finished
+Event = (Started | Logged | ArtifactData | PruneQuery | SuggestQuery | Suggested | UserAttr
+         | Finished)
 
 
 class Channel(Protocol):
@@ -258,6 +271,7 @@ class Trial:
         self.attempt = spec.attempt
         self.run_id = spec.key
         self.seed = spec.seed
+        self._drawn = spec.drawn
         """The seed to run with: the seed param's value where the config names one, a new
         one for each `sweeps recheck` repeat, the recorded one for `sweeps reproduce`."""
         self._objective_metric = spec.objective_metrics[0]
@@ -278,7 +292,12 @@ class Trial:
 
     def suggest(self, name: str, distribution: str) -> Any:
         """Ask the coordinator's study for param `name` drawn from `distribution` (optuna's
-        JSON); raises ValueError with the study's message when it refuses."""
+        JSON); raises ValueError with the study's message when it refuses. A value drawn
+        ahead for it is taken at once (the coordinator hears of it, in order)."""
+        drawn = self._drawn.get(name)
+        if drawn is not None and drawn[0] == distribution:
+            self._channel.send(Suggested(self.run_id, name, distribution))
+            return drawn[1]
         answer = self._channel.ask_suggest(SuggestQuery(self.run_id, name, distribution))
         if isinstance(answer, SuggestFailed):
             raise ValueError(answer.message)

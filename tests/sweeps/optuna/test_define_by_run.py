@@ -438,3 +438,18 @@ def test_optimize_twice_goes_on_with_the_same_sweep(project: Path):
     client = Client("runs")
     assert sorted(r.number for r in records.load_trials(client, client.get_run(first))) == \
         [0, 1, 2, 3, 4]
+
+
+def test_random_sampler_values_drawn_ahead_are_recorded_as_asked(project: Path):
+    study = sweeps.create_study(sampler=optuna.samplers.RandomSampler(seed=1),
+                                tracking_uri="runs", config={"report": False})
+    study.optimize(branching, n_trials=12, n_jobs=2)
+    client = Client("runs")
+    attempts = records.load_trials(client, client.get_run(study.sweep_run_id))
+    assert len(attempts) == 12 and len(study.trials) == 12
+    for record, trial in zip(attempts, study.trials, strict=True):
+        assert record.params == trial.params  # only what the objective asked for
+        assert set(from_json(record.run.data.tags[records.DISTRIBUTIONS])) == set(trial.params)
+    assert {t.params["kind"] for t in study.trials} == {"quad", "abs"}  # both branches
+    later = study.trials[-1]
+    assert later.system_attrs.get("fixed_params")  # drawn when it was asked for
