@@ -91,6 +91,9 @@ class SweepData:
     """`sweeps recheck` repeats (child runs the study never sees), by trial then repeat."""
     latents: dict[str, str] = field(default_factory=dict)
     """A W&B param's latent (``x~u``) by its name: figures plot the value, tables list both."""
+    stepped: tuple[str, ...] = ()
+    """Metrics some trial logged at several steps: `trials` has their lowest and highest
+    value in columns ``min.<metric>`` and ``max.<metric>``."""
     final: pd.DataFrame = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -247,6 +250,7 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
     for name, _ in goals:
         if f"metrics.{name}" not in frame:
             frame[f"metrics.{name}"] = math.nan
+    stepped = _add_metric_ranges(client, frame)
     for column in frame.columns:
         if column.startswith("metrics."):
             frame[column] = frame[column].astype("float64")
@@ -279,8 +283,21 @@ def load_sweep(client: Client, sweep_run_id: str) -> SweepData:
         goals=goals, config=config, distributions=distributions, log_params=log_params,
         conditional=conditional, trials=frame, user_tags=user_tags,
         artifact_root=client.artifact_root, record=sweep_record,
-        reruns=tuple(records.load_reruns(client, sweep, records.RECHECK)),
+        reruns=tuple(records.load_reruns(client, sweep, records.RECHECK)), stepped=stepped,
         latents={name: latent for latent, name in latent_of.items() if name in distributions})
+
+
+def _add_metric_ranges(client: Client, frame: pd.DataFrame) -> tuple[str, ...]:
+    """Add ``min.<m>``/``max.<m>`` columns for each metric logged at several steps by some
+    run of `frame` (one aggregate read); returns those metrics."""
+    stats = client.metric_stats(list(frame["run_id"])) if len(frame) else {}
+    stepped = sorted({key for (_, key), s in stats.items() if s.points > 1})
+    for key in stepped:
+        for end in ("min", "max"):
+            frame[f"{end}.{key}"] = [getattr(stats[(rid, key)], f"{end}_value")
+                                     if (rid, key) in stats else math.nan
+                                     for rid in frame["run_id"]]
+    return tuple(stepped)
 
 
 def summarize(data: SweepData) -> Summary:

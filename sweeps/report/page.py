@@ -473,7 +473,12 @@ def table_data(view: SweepView) -> dict[str, Any]:
                       for v in series.tolist())
         add(p, series, "num" if numeric else "text", "param", len(distinct) > 1)
     for m in data.metric_names:
-        add(m, trials[f"metrics.{m}"], "num", "metric")
+        if m in data.stepped:  # logged at several steps: the last value, the lowest, highest
+            add(f"{m} (last)", trials[f"metrics.{m}"], "num", "metric")
+            add(f"{m} (min)", trials[f"min.{m}"], "num", "metric")
+            add(f"{m} (max)", trials[f"max.{m}"], "num", "metric")
+        else:
+            add(m, trials[f"metrics.{m}"], "num", "metric")
     for t in data.user_tags:
         add(f"tag {t}", trials[f"tags.{t}"].fillna(""), "text", "tag")
     if trials["note"].astype(bool).any():

@@ -122,3 +122,16 @@ def test_metric_values_stay_floats(project, quad_sweep):
     data = load_sweep(project.client, quad_sweep)
     assert data.trials["metrics.loss"].dtype == "float64"
     assert not math.isnan(data.final["metrics.loss"].max())
+
+
+def test_step_metrics_get_their_lowest_and_highest_value(project, quad_sweep):
+    from sweeps.report.page import SweepView, table_data
+    data = load_sweep(project.client, quad_sweep)
+    assert "loss" in data.stepped
+    done = data.trials[data.trials["metrics.loss"].notna()]
+    assert (done["min.loss"] <= done["metrics.loss"]).all()
+    assert (done["metrics.loss"] <= done["max.loss"]).all()
+    assert (done["min.loss"] < done["max.loss"]).any()
+    view = SweepView(0, data, summarize(data), best_numbers(data), [], {})
+    labels = [c["label"] for c in table_data(view)["columns"]]
+    assert {"loss (last)", "loss (min)", "loss (max)"} <= set(labels)
