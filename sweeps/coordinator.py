@@ -111,6 +111,7 @@ class Coordinator:
         self._reruns_only = bool(reruns)
         self._wall_before = 0.0  # a reopened sweep's recorded wall time
         self._repeats = Repeats(config)  # budget.repeats: the trials whose repeats run
+        self.interrupted = False  # Ctrl-C ended the sweep (KILLED; resumable)
 
     @property
     def sweep_run_id(self) -> str:
@@ -166,7 +167,7 @@ class Coordinator:
             self._loop()
             status = RunStatus.KILLED if self._cancelled else self.budget.sweep_status()
         except KeyboardInterrupt:
-            status = RunStatus.KILLED
+            status, self.interrupted = RunStatus.KILLED, True
             self.budget.stop_reason = "interrupted"
             self._interrupt()
         except BaseException:

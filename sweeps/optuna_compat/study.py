@@ -139,6 +139,8 @@ class Study(optuna.Study):
         if config.report_enabled:
             from sweeps.report import write_sweep_report
             self.report_path = write_sweep_report(client, self.sweep_run_id, config.report_path)
+        if coordinator.interrupted:  # as optuna's optimize: Ctrl-C goes on up
+            raise KeyboardInterrupt
         if coordinator.uncaught:
             raise SweepError(f"{coordinator.uncaught} (not in catch): sweep "
                              f"{self.sweep_run_id} stopped once its running trials finished")

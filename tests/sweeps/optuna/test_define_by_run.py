@@ -413,7 +413,8 @@ def test_an_interrupted_sweep_on_optunas_storage_resumes_keeping_each_trial_once
 
     first = sweeps.create_study(storage=url, study_name="cut", load_if_exists=True,
                                 tracking_uri="runs")
-    first.optimize(objective, n_trials=6, n_jobs=2, callbacks=[ctrl_c])
+    with pytest.raises(KeyboardInterrupt):  # as optuna's optimize, once the sweep is KILLED
+        first.optimize(objective, n_trials=6, n_jobs=2, callbacks=[ctrl_c])
     client = Client(project / "runs")
     assert client.get_run(first.sweep_run_id).info.status is RunStatus.KILLED
     again = sweeps.create_study(storage=url, study_name="cut", load_if_exists=True,
