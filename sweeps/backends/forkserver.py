@@ -1,11 +1,11 @@
-"""A fork server: one template process per sweep that has imported sweeps and tracking
-once, and forks each local worker from itself in milliseconds (Linux only).
+"""A fork server: a template process that has imported sweeps and tracking once, and
+forks each local worker of a sweep from itself in milliseconds (Linux only).
 
-The coordinator starts it (`python -m sweeps.backends.forkserver FD COORDINATOR_PID`) while
-it sets the sweep up, and asks it for workers over one SOCK_SEQPACKET socket: each request is a
-worker's name and environment, with the worker's end of its socket attached (SCM_RIGHTS).
-The server answers `("forked", pid)` in order, and `("exited", pid, code)` when a worker
-ends (`code` as `Popen.returncode`: negative for a signal).
+The coordinator starts it (`python -m sweeps.backends.forkserver FD COORDINATOR_PID IDLE`)
+while it sets the sweep up, and asks it for workers over one SOCK_SEQPACKET socket: each
+request is a worker's name and environment, with the worker's end of its socket attached
+(SCM_RIGHTS). The server answers `("forked", pid)` in order, and `("exited", pid, code)`
+when a worker ends (`code` as `Popen.returncode`: negative for a signal).
 
 What a worker promises holds as when it was spawned: it leads a session (and process
 group) of its own, and it dies with the server (PR_SET_PDEATHSIG), which dies with the
@@ -14,6 +14,13 @@ one thread (checked), and it does not import the objective's module: each worker
 it after the fork, once `CUDA_VISIBLE_DEVICES` is its own (GPU libraries read it at
 import), and numeric libraries (numpy's OpenBLAS, torch) start threads when imported,
 which would make the template unsafe to fork.
+
+Warm template: a finished sweep leaves its template idle for the next local sweep of this
+process (a notebook, a benchmark, `sweeps.create_study(...).optimize` called again), whose
+workers then fork at once instead of waiting for a new interpreter and its imports. It is
+reused only from the same working folder with the same environment (what its workers
+inherit); it stops itself after `IDLE_RELEASE` seconds without a worker (no thread in the
+coordinator keeps time), and is stopped at interpreter exit or by `release_template()`.
 """
 
 from __future__ import annotations
@@ -34,6 +41,15 @@ from pathlib import Path
 from sweeps.objectives import die_with_parent
 
 _MAX_MESSAGE = 1 << 20
+IDLE_RELEASE = 60.0  # seconds an idle template waits for this process's next sweep
+
+
+def _cwd() -> str:
+    """This process's working folder ("" once it was deleted)."""
+    try:
+        return os.getcwd()
+    except OSError:
+        return ""
 
 
 def _thread_count() -> int:
@@ -78,8 +94,10 @@ class ForkServer:
             # vfork, which does not copy the coordinator's memory and is ~10x faster.
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "sweeps.backends.forkserver", str(theirs.fileno()),
-                 str(os.getpid())], pass_fds=[theirs.fileno()], env=env,
+                 str(os.getpid()), str(IDLE_RELEASE)], pass_fds=[theirs.fileno()], env=env,
                 start_new_session=True)
+        self.key = (_cwd(), env)  # what its workers inherit: who may reuse it
+        self.idle_release = IDLE_RELEASE  # it stops itself after so long without a worker
         self._sock = ours
         self._waiting: deque[ForkedProcess] = deque()
         self.codes: dict[int, int] = {}
@@ -127,8 +145,78 @@ class ForkServer:
             self.process.wait()
 
 
-def serve(sock: socket.socket) -> None:
-    """The server's loop: fork a worker per request, report each one's end, until EOF."""
+class _IdleTemplate:
+    """The template the last local sweep of this process left (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: ForkServer | None = None
+        self._kept = 0.0  # time.monotonic() when it was left idle
+        self._exit_hook = False
+
+    def take(self, env: dict[str, str]) -> ForkServer:
+        """The idle template if it lives and serves this folder and `env`, else a new one
+        (the idle one is stopped once the new one is on its way). One idle for half its
+        `IDLE_RELEASE` or more is not reused: it may be stopping itself right now."""
+        with self._lock:
+            server, self._server = self._server, None
+        if (server is not None and server.key == (_cwd(), env) and server.alive()
+                and time.monotonic() - self._kept < server.idle_release / 2):
+            return server
+        try:
+            return ForkServer(env)
+        finally:
+            if server is not None:
+                server.close()
+
+    def keep(self, server: ForkServer) -> None:
+        """Leave `server` idle for the next sweep; an older idle one is stopped."""
+        server.codes.clear()  # its workers of the sweep that ended: all waited for
+        with self._lock:
+            older, self._server, self._kept = self._server, server, time.monotonic()
+            if not self._exit_hook:
+                atexit.register(self.release)
+                self._exit_hook = True
+        if older is not None:
+            older.close()
+
+    def release(self) -> None:
+        """Stop the idle template now."""
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.close()
+
+
+_IDLE = _IdleTemplate()
+
+
+def take_template(env: dict[str, str]) -> ForkServer:
+    """A running template for a sweep: the idle one the last sweep of this process left,
+    when it serves this working folder and `env`, else a new one."""
+    return _IDLE.take(env)
+
+
+def keep_template(server: ForkServer) -> None:
+    """Leave a sweep's template (its workers all ended) to the next sweep of this process;
+    it stops itself after `IDLE_RELEASE` seconds unused, and is stopped at exit."""
+    _IDLE.keep(server)
+
+
+def release_template() -> None:
+    """Stop the worker template kept for this process's next local sweep now (it stops
+    itself after `IDLE_RELEASE` seconds unused, and is stopped at exit): the next sweep
+    starts cold.
+
+    >>> from sweeps.backends.forkserver import release_template
+    >>> release_template()
+    """
+    _IDLE.release()
+
+
+def serve(sock: socket.socket, idle_release: float) -> None:
+    """The server's loop: fork a worker per request, report each one's end, until EOF or
+    `idle_release` seconds without a worker or a request."""
     import sweeps.backends.local  # noqa: F401 - what every worker runs, imported once here
     assert threading.active_count() == 1 and _thread_count() == 1, "fork server has threads"
     wake_read, wake_write = os.pipe()
@@ -138,7 +226,10 @@ def serve(sock: socket.socket) -> None:
     children: set[int] = set()
     try:
         while True:
-            ready = select.select([sock, wake_read], [], [])[0]
+            ready = select.select([sock, wake_read], [], [],
+                                  None if children else idle_release)[0]
+            if not ready:
+                return  # idle too long: the coordinator starts a new template if it needs one
             if wake_read in ready:
                 os.read(wake_read, 4096)
                 for pid, code in _reap(children):
@@ -216,5 +307,5 @@ def server_env() -> dict[str, str]:
 if __name__ == "__main__":
     die_with_parent()
     if os.getppid() == int(sys.argv[2]):  # else the coordinator died before the line above
-        serve(socket.socket(fileno=int(sys.argv[1])))
+        serve(socket.socket(fileno=int(sys.argv[1])), float(sys.argv[3]))
     os._exit(0)  # nothing to clean up: skip the interpreter's slow shutdown

@@ -98,6 +98,11 @@ class Study(optuna.Study):
         self.report_path: Path | None = None  # its report, with config={"report": True}
         self._experiment, self._workers, self._backend = experiment, workers, backend
         self._tracking_uri, self._config = tracking_uri, dict(config or {})
+        taken = sorted({"metric", "metrics", "objective", "space"} & set(self._config))
+        if taken:
+            raise SweepError(f"config: {', '.join(taken)} come from the study and its "
+                             "objective (direction(s), study.set_metric_names, the "
+                             "objective's suggest calls): leave them out")
 
     def optimize(self, func: Callable[[Any], Any], n_trials: int | None = None,
                  timeout: float | None = None, n_jobs: int = 1,

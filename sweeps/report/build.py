@@ -23,7 +23,7 @@ from sweeps import records
 from sweeps.report import compare, page
 from sweeps.report import data as sd
 from sweeps.report import figures as sf
-from sweeps.report.assets import APP, STYLE
+from sweeps.report.assets import APP, STYLE, plotly_script
 from sweeps.report.page import SweepView, esc
 from sweeps.report.study import to_study
 from tracking import Client
@@ -105,8 +105,6 @@ def _view(client: Client, index: int,
 def render_report(client: Client, sweep_run_ids: Sequence[str],
                   report_dir: Path) -> tuple[str, list[SweepView]]:
     """The report's HTML text and the views it was drawn from (see write_report)."""
-    from plotly.offline import get_plotlyjs
-
     if not sweep_run_ids:
         raise ValueError("write_report: give at least one sweep run id")
     loaded = [sd.load_sweep(client, run_id) for run_id in sweep_run_ids]
@@ -180,7 +178,7 @@ def render_report(client: Client, sweep_run_ids: Sequence[str],
                     (f"{view.prefix}-artifacts", "Artifacts")]
         else:
             body.append("</details>")
-    plotly_js = get_plotlyjs()
+    plotly_js = plotly_script()
     title = ("Comparison: " + " vs ".join(v.data.label for v in views)) if comparing else \
         f"Sweep report: {views[0].data.label}"
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

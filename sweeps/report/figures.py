@@ -35,6 +35,7 @@ PARCOORDS_LIMIT = 300
 SLICE_LIMIT = 500
 CONTOUR_LIMIT = 300
 CONTOUR_PARAMS = 4
+CONTOUR_GRID = 60
 PED_ANOVA_LIMIT = 2000
 FANOVA_MIN = 30
 FANOVA_LIMIT = 150
@@ -44,7 +45,10 @@ BOOTSTRAP_ROUNDS = 10
 CURVES_LIMIT = 200
 CURVE_POINTS = 200
 MAX_CURVE_METRICS = 6
-WEBGL_FROM = 1000
+# Below these sizes SVG draws faster than a WebGL context starts (and paints) in Chromium
+# without a GPU: at 10,000 markers 0.3 s against 0.45 s (benchmarks/report_scale.py).
+WEBGL_FROM = 20_000  # markers
+WEBGL_LINE_POINTS = 15_000  # points of a figure's line traces
 STATUS_COLORS = {"FINISHED": "#2a7ab0", "PRUNED": "#e08a1e", "FAILED": "#c0392b",
                  "KILLED": "#7f8c8d", "RUNNING": "#8e44ad", "QUEUED": "#b0b7bf"}
 BEST_COLOR = "#1a9850"
@@ -377,8 +381,9 @@ def contour_figure(data: SweepData, order: Sequence[str], best: Sequence[int],
         fig = _quiet(lambda a=a, b=b: ov.plot_contour(study, params=[plot_text(a), plot_text(b)],
                                                       target=target, target_name=name))
         fig.update_layout(title=None, height=520)
+        _fill_contour(fig)
         variants.append({"label": f"{a} × {b}", **_plain(fig)})
-    figure = {**variants[0], "variants": variants}
+    figure = {"variants": variants}  # the page draws the first one
     which = "most important" if verdict.pair is not None else "first declared"
     why = verdict.message if verdict.pair is not None else (
         f"{verdict.message} The first two params as declared are drawn.")
@@ -386,6 +391,69 @@ def contour_figure(data: SweepData, order: Sequence[str], best: Sequence[int],
                f"switches among the pairs of the {len(params)} {which} params. {why} "
                + _shown(len(numbers), len(data.final)))
     return Figure("contour", title, figure, caption.strip())
+
+
+def _fill_contour(fig: go.Figure) -> None:
+    """Fill optuna's contour grid here, so that plotly.js has no gaps to fill.
+
+    optuna draws one grid line at each distinct trial value (hundreds per axis) and leaves
+    every cell without a trial empty for plotly.js to fill (`connectgaps`), which takes it
+    seconds in the browser. Here a numeric axis with more than CONTOUR_GRID lines is resampled
+    to CONTOUR_GRID evenly spaced ones (geometric on a log axis), a cell holds the mean of the
+    trials in it, and the empty cells get the harmonic (Laplace) interpolation of the others,
+    the limit that plotly.js's own filling iterates toward. The trials' markers stay exact.
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.linalg import spsolve
+
+    trace = fig.data[0] if fig.data else None
+    if getattr(trace, "type", None) != "contour" or trace.z is None or trace.x is None:
+        return
+    z = np.asarray(trace.z, dtype=float)
+    axes = []
+    for values, axis in ((list(trace.x), fig.layout.xaxis), (list(trace.y), fig.layout.yaxis)):
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if not numeric or len(values) <= CONTOUR_GRID:
+            axes.append((values, np.arange(len(values))))
+            continue
+        log = axis.type == "log"
+        at = np.log10(values) if log else np.asarray(values, dtype=float)
+        cell = np.rint((at - at[0]) / (at[-1] - at[0]) * (CONTOUR_GRID - 1)).astype(int)
+        grid = (np.geomspace if log else np.linspace)(values[0], values[-1], CONTOUR_GRID)
+        axes.append((grid.tolist(), cell))
+    (xs, x_cell), (ys, y_cell) = axes
+    rows, cols = np.nonzero(np.isfinite(z))
+    if not len(rows):
+        return
+    shape = (len(ys), len(xs))
+    flat = y_cell[rows] * shape[1] + x_cell[cols]
+    sums = np.bincount(flat, weights=z[rows, cols], minlength=shape[0] * shape[1])
+    counts = np.bincount(flat, minlength=shape[0] * shape[1])
+    filled = np.divide(sums, counts, out=np.full(sums.shape, np.nan), where=counts > 0)
+    empty = np.flatnonzero(counts == 0)
+    if len(empty):
+        index = np.full(filled.shape, -1)
+        index[empty] = np.arange(len(empty))
+        known = np.nan_to_num(filled)
+        eq, var, rhs = [], [], np.zeros(len(empty))
+        degree = np.zeros(len(empty))
+        r, c = np.divmod(empty, shape[1])
+        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            nr, nc = r + dr, c + dc
+            inside = (nr >= 0) & (nr < shape[0]) & (nc >= 0) & (nc < shape[1])
+            degree += inside
+            neighbour = nr[inside] * shape[1] + nc[inside]
+            unknown = index[neighbour] >= 0
+            eq.append(np.flatnonzero(inside)[unknown])
+            var.append(index[neighbour[unknown]])
+            np.add.at(rhs, np.flatnonzero(inside)[~unknown], known[neighbour[~unknown]])
+        eq.append(np.arange(len(empty)))
+        var.append(np.arange(len(empty)))
+        coef = [-np.ones(len(e)) for e in eq[:-1]] + [degree]
+        matrix = coo_matrix((np.concatenate(coef), (np.concatenate(eq), np.concatenate(var))),
+                            shape=(len(empty), len(empty))).tocsr()
+        filled[empty] = spsolve(matrix, rhs)
+    trace.update(x=xs, y=ys, z=filled.reshape(shape).astype(np.float32), connectgaps=False)
 
 
 # -- 7. learning curves -------------------------------------------------------------------
@@ -427,7 +495,7 @@ def curves_figure(data: SweepData, histories: pd.DataFrame, numbers: Sequence[in
             xs, ys, texts = groups[group]
             color = BEST_COLOR if group == "BEST" else STATUS_COLORS[group]
             traces.append({
-                "type": "scattergl", "x": xs, "y": ys, "text": texts, "mode": "lines",
+                "type": "scatter", "x": xs, "y": ys, "text": texts, "mode": "lines",
                 "name": "best" if group == "BEST" else group.lower(), "legendgroup": group,
                 "showlegend": row == 1, "hoverinfo": "text+x+y",
                 "xaxis": "x", "yaxis": "y" if row == 1 else f"y{row}",
@@ -453,8 +521,16 @@ def curves_figure(data: SweepData, histories: pd.DataFrame, numbers: Sequence[in
         caption += f" The first {MAX_CURVE_METRICS} metrics are shown."
     controls = ["logy", "pruned"] if any(t["legendgroup"] == "PRUNED" for t in traces) else \
         ["logy"]
+    _lines_webgl(traces)
     return Figure("curves", title, {"data": traces, "layout": layout, "controls": controls},
                   caption.strip())
+
+
+def _lines_webgl(traces: list[dict[str, Any]]) -> None:
+    """Draw line traces with WebGL when the figure has more than WEBGL_LINE_POINTS points."""
+    if sum(len(t["x"]) for t in traces) > WEBGL_LINE_POINTS:
+        for trace in traces:
+            trace["type"] = "scattergl"
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -489,9 +565,10 @@ def timeline_figure(data: SweepData) -> Figure:
             xs += [round(s), round(e), None]
             ys += [w, w, None]
             texts += [label, label, None]
-        traces.append({"type": "scattergl", "x": xs, "y": ys, "text": texts, "mode": "lines",
+        traces.append({"type": "scatter", "x": xs, "y": ys, "text": texts, "mode": "lines",
                        "name": status.lower(), "hoverinfo": "text+x+name",
                        "line": {"color": STATUS_COLORS[status], "width": 10}})
+    _lines_webgl(traces)
     n_workers = workers.nunique()
     layout = {"height": min(900, 130 + 36 * n_workers),
               "xaxis": {"type": "date", "title": {"text": "time (UTC)"}},

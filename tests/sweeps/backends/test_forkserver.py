@@ -160,3 +160,25 @@ def test_a_forked_worker_runs_the_exit_handlers_when_it_ends(objectives, make_co
     client = tracking.Client(side)
     runs = client.search_runs([client.get_experiment_by_name("side").experiment_id])
     assert [r.data.metrics.get("seen") for r in runs] == [1.0]
+
+
+def test_a_later_sweep_forks_from_the_template_the_last_one_left(objectives, make_config,
+                                                                  monkeypatch):
+    """Same folder and environment: the same template (warm); another environment: a new
+    one (the idle one stops); an idle template stops after IDLE_RELEASE seconds."""
+    from sweeps.backends import forkserver
+    forkserver.release_template()  # what earlier tests left
+    log = objectives / "ran.txt"
+    config = _config(make_config, "where", log, budget={"trials": 1}, execution={"workers": 1})
+    sweeps.run(config)
+    sweeps.run(config)
+    monkeypatch.setenv("SWEEPS_TEST_WORKER_ENV", "changed")  # the workers would not see it
+    monkeypatch.setattr(forkserver, "IDLE_RELEASE", 0.2)
+    sweeps.run(config)
+    first, second, third = (int(line.split()[2]) for line in log.read_text().splitlines())
+    assert first == second != third
+    assert not _alive(first)
+    deadline = time.monotonic() + 5
+    while _alive(third) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(third), "the idle template outlived IDLE_RELEASE"
