@@ -14,8 +14,8 @@ summary) on each stored sweep (target: 1.5 s at 300 trials).
 
 Each report is then opened in headless Chromium (Debian's /usr/bin/chromium through
 Playwright, as the browser tests do): the time from navigation to the first drawn figure
-(targets: 0.7 s at 300 trials, 1.0 s at 10,000) and to every figure drawn. The load average
-is printed with the figures.
+(targets: 0.7 s at 300 trials, 1.0 s at 10,000) and to every figure drawn, medians of
+BROWSER_REPEATS loads. The load average is printed with the figures.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import math
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +44,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update"]
 MAX_BYTES = 15 * 1024 * 1024
+BROWSER_REPEATS = 3
 STEPS = 10
 WORKERS = 8
 
@@ -220,7 +222,11 @@ def main(sizes: list[int]) -> int:
             seconds = time.perf_counter() - t
             size = out.stat().st_size
             target = TARGETS.get(n, math.inf)
-            first, drawn = browser_times(browser, out) if browser else (math.nan, math.nan)
+            first, drawn = math.nan, math.nan
+            if browser:
+                loads = [browser_times(browser, out) for _ in range(BROWSER_REPEATS)]
+                first = statistics.median(t[0] for t in loads)
+                drawn = statistics.median(t[1] for t in loads)
             first_target = FIRST_FIGURE_TARGETS.get(n, math.inf)
             cli = cli_seconds(Path(tmp, f"runs-{n}"), sweep_id, Path(tmp, f"cli-{n}.html"))
             cli_target = CLI_TARGETS.get(n, math.inf)

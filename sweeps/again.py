@@ -21,8 +21,9 @@ from sweeps.budget import Progress
 from sweeps.config import SweepConfig, parse_config
 from sweeps.coordinator import Coordinator
 from sweeps.errors import SweepError
+from sweeps.recorder import Recorder
 from sweeps.reruns import Rerun, environment_changes, recheck_plan, reproduce_plan
-from tracking import Client, Run, RunStatus
+from tracking import Client, NotFoundError, Run, RunStatus
 
 
 def stored_config(client: Client, sweep: Run, overrides: Sequence[str] = ()) -> SweepConfig:
@@ -51,11 +52,23 @@ EXTEND_INSTEAD = ("extend it with sweeps.create_study(study_name=..., load_if_ex
 
 
 def _sweep(client: Client, name_or_id: str) -> Run:
+    """The sweep, checked: no process runs it or re-runs its trials now; re-runs left
+    QUEUED or RUNNING by a process that died end KILLED."""
     sweep = records.find_sweep(client, name_or_id)
     live = records.live_coordinator(sweep)
     if live:
         raise SweepError(f"sweep {sweep.info.run_id} is still running (process {live}); "
                          "wait for it to end")
+    left = [r.run for role in (records.RECHECK, records.REPRODUCTION)
+            for r in records.load_reruns(client, sweep, role)
+            if r.status in (RunStatus.QUEUED, RunStatus.RUNNING)]
+    for rerun in left:
+        live = records.live_rerun(rerun)
+        if live:
+            raise SweepError(f"sweep {sweep.info.run_id}'s trials are being re-run (process "
+                             f"{live}); wait for it to end")
+    if left:
+        Recorder(client).interrupted([r.info.run_id for r in left])
     return sweep
 
 
@@ -72,6 +85,10 @@ def extend(sweep: str, trials: int, *, tracking_uri: str | os.PathLike | None = 
     config = stored_config(client, found, overrides)
     _runnable(config, found, None, EXTEND_INSTEAD)
     stored = len({r.number for r in records.load_trials(client, found)})
+    grid = config.space.grid_size() if config.sampler.type in ("grid", "wandb_grid") else None
+    if grid is not None and stored >= grid:
+        raise SweepError(f"sweep {found.info.run_id} ran its whole grid ({grid} points): "
+                         "there is nothing to add")
     config = replace(config, budget=replace(config.budget, trials=stored + trials))
     return run(config, resume=found.info.run_id, tracking_uri=client.tracking_uri,
                report=report, on_progress=on_progress, on_end=on_end, reopen=True)
@@ -90,7 +107,8 @@ def rerun_failed(sweep: str, *, tracking_uri: str | os.PathLike | None = None,
     if not any(r.status is RunStatus.FAILED for r in last.values()):
         raise SweepError(f"sweep {found.info.run_id} has no failed trial to re-run")
     config = stored_config(client, found, overrides)
-    _runnable(config, found, None, EXTEND_INSTEAD)
+    _runnable(config, found, None, "run its failed trials' params again with "
+              "study.enqueue_trial(params) and study.optimize(func, n_trials=N)")
     config = replace(config, budget=replace(config.budget, trials=len(last)))
     return run(config, resume=found.info.run_id, tracking_uri=client.tracking_uri,
                report=report, on_progress=on_progress, on_end=on_end, reopen=True,
@@ -102,6 +120,7 @@ def _run_reruns(client: Client, sweep: Run, config: SweepConfig, plan: Sequence[
                 on_progress: Callable[[Progress], None] | None) -> None:
     function = _runnable(config, sweep, objective, "pass it from Python: sweeps.recheck("
                          "..., objective=func) or sweeps.reproduce(..., objective=func)")
+    config = replace(config, budget=replace(config.budget, timeout=None))  # the sweep's own
     coordinator = Coordinator(config, client=client, backend=make_backend(config),
                               resume=sweep.info.run_id, reruns=plan, on_progress=on_progress,
                               function=function)
@@ -151,9 +170,14 @@ def reproduce(run_id: str, *, tracking_uri: str | os.PathLike | None = None,
     worker; `on_changes` hears, before it runs, what differs from the recorded source and
     environment (git commit, dirty state, Python, key libraries)."""
     client = Client(tracking_root(tracking_uri))
-    trial = client.get_run(run_id)
+    try:
+        trial = client.get_run(run_id)
+    except NotFoundError:
+        raise SweepError(f"no run {run_id!r} in {client.tracking_uri}") from None
     parent = trial.info.parent_run_id
-    if not records.is_trial(trial) or not parent:
+    if trial.data.tags.get(records.ROLE) == records.REPETITION and parent:
+        parent = client.get_run(parent).info.parent_run_id  # a repeat's trial's sweep
+    if not parent or not records.is_sweep(client.get_run(parent)):
         raise SweepError(f"run {run_id} is not a trial of a sweep")
     sweep = _sweep(client, parent)
     config = stored_config(client, sweep)

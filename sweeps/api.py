@@ -50,8 +50,9 @@ class SweepResult:
         """Every attempt of every trial: one row per child run, MLflow's columns."""
         client = Client(self.tracking_uri)
         sweep = client.get_run(self.sweep_run_id)
-        frame = client.search_runs_frame([sweep.info.experiment_id],
-                                         records.trial_filter(self.sweep_run_id))
+        frame = client.search_runs_frame(
+            [sweep.info.experiment_id], f"{records.trial_filter(self.sweep_run_id)} and "
+            f"tags.`{records.ROLE}` = '{records.TRIAL}'")  # re-checks are not trials
         if frame.empty:
             return frame
         number = frame[f"tags.{records.NUMBER}"].astype(int).rename("number")

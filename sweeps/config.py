@@ -108,12 +108,13 @@ class MetricSpec:
     def value(self, reported: Sequence[float], final: float) -> float:
         """A trial's objective value by `use`, from the values it reported for this metric
         (in order); `final` (the last reported or the returned value) for ``last`` or when
-        it reported none. ``best`` ignores NaN and infinities.
+        it reported none. ``best`` is the best of them and `final`, NaN and infinities
+        left out.
 
             MetricSpec("loss", Goal.MINIMIZE, use="best").value([3.0, 1.0, 2.0], 2.0)  # 1.0
         """
         if self.use == "best":
-            finite = [v for v in reported if math.isfinite(v)]
+            finite = [v for v in (*reported, final) if math.isfinite(v)]
             if finite:
                 return min(finite) if self.goal is Goal.MINIMIZE else max(finite)
         elif self.use == "mean_last_k" and reported:

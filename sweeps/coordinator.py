@@ -16,7 +16,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -139,12 +139,18 @@ class Coordinator:
             self.recorder.attach(sweep.info.experiment_id, sweep.info.run_id)
             return
         self._wall_before = record.wall_seconds or 0.0
+        budget = config.budget
+        if None not in (record.budget_trials, budget.trials) and \
+                record.budget_trials > budget.trials:  # `sweeps extend` raised it
+            self.config = replace(config, budget=replace(budget, trials=record.budget_trials))
+            self.budget.config = self.config
         plan = plan_resume(self.client, sweep, config, rerun_failed=self._rerun_failed)
         for record, history in plan.stored:
             self.budget.count(self.optimizer.add_stored(record, history))
         self.budget.resumed(plan.failed)
         self._requeue.extend(plan.requeued)
         self._next_number = plan.next_number
+        self.optimizer.reseed(plan.next_number)
         self.recorder.reopen_sweep(sweep.info.experiment_id, sweep.info.run_id, plan.cut_off,
                                    self.budget.trials)
 
@@ -354,6 +360,7 @@ class Coordinator:
         if end is not None:  # the trial's last repeat: the trial ends with their mean
             self.recorder.finished(end.trial, TrialResult(end.outcome, end.values, end.error),
                                    end.outcome, end.values, end.error)
+            end.trial.logged = {**end.logged, **end.values}  # what stop_when reads
             self._ended.append(_Ended(end.trial, end.outcome, [end.values.get(
                 n, math.nan) for n in self._names], end.error or "unknown error"))
 

@@ -6,6 +6,7 @@ values, pruning, telling results, and adding a resumed sweep's stored trials.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -98,6 +99,17 @@ class Optimizer:
                             for m in config.metrics],
                 sampler=build_sampler(config.sampler, config.space),
                 pruner=build_pruner(config.pruner))
+
+    def reseed(self, trials_before: int) -> None:
+        """A resumed or extended sweep's sampler, built from the config with a seed that
+        depends on how many trials it had (`trials_before`): the same seed would draw the
+        first trials' params again. The user's own study keeps its sampler."""
+        if self._holds_stored or self.config.sampler.seed is None or not trials_before:
+            return
+        from sweeps.reruns import seed_for
+        spec = dataclasses.replace(self.config.sampler,
+                                   seed=seed_for(self.config.sampler.seed, trials_before))
+        self.study.sampler = build_sampler(spec, self.config.space)
 
     def study_view(self) -> dict[str, Any] | None:
         """A define-by-run trial's read-only view of the study (None for a declared space)."""

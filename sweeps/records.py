@@ -57,6 +57,7 @@ RECHECK, REPRODUCTION = "recheck", "reproduction"
 # `budget.repeats`: each repeat of a trial is a child run of the trial's run (ROLE=REPETITION)
 REPETITION = "repetition"
 RERUN_OF, REPEAT = "trial.rerun_of", "trial.repeat"
+RERUN_BY = "trial.rerun_by"  # "host:pid" of the process running a re-run
 
 RUN_STATUS = {Outcome.COMPLETE: RunStatus.FINISHED, Outcome.PRUNED: RunStatus.PRUNED,
               Outcome.FAILED: RunStatus.FAILED, Outcome.KILLED: RunStatus.KILLED,
@@ -149,9 +150,26 @@ def this_coordinator() -> str:
 
 def live_coordinator(sweep: Run) -> str | None:
     """The pid of the process on this host still running `sweep`, if there is one."""
-    host, _, pid = sweep.data.tags.get(COORDINATOR, "").rpartition(":")
-    if sweep.info.status is not RunStatus.RUNNING or host != socket.gethostname() \
-            or not pid.isdigit() or int(pid) == os.getpid():
+    if sweep.info.status is not RunStatus.RUNNING:
+        return None
+    return _live(sweep.data.tags.get(COORDINATOR, ""))
+
+
+def live_rerun(rerun: Run) -> str | None:
+    """Who may still be running a re-run left QUEUED or RUNNING: the pid of a live process on
+    this host, or "host:pid" of one on another host (which cannot be checked from here)."""
+    if rerun.info.status not in (RunStatus.QUEUED, RunStatus.RUNNING):
+        return None
+    where = rerun.data.tags.get(RERUN_BY, "")
+    if where.rpartition(":")[0] not in ("", socket.gethostname()):
+        return where
+    return _live(where)
+
+
+def _live(where: str) -> str | None:
+    """The pid in "host:pid" when that process lives on this host (not this process)."""
+    host, _, pid = where.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
         return None
     try:
         with open(f"/proc/{pid}/stat") as handle:  # Linux: a zombie counts as dead
@@ -293,7 +311,8 @@ class RerunRecord:
 
 def rerun_tags(role: str, number: int, rerun_of: str, repeat: int,
                seed: int | None) -> dict[str, str]:
-    tags = {ROLE: role, NUMBER: str(number), RERUN_OF: rerun_of, REPEAT: str(repeat)}
+    tags = {ROLE: role, NUMBER: str(number), RERUN_OF: rerun_of, REPEAT: str(repeat),
+            RERUN_BY: this_coordinator()}
     if seed is not None:
         tags[SEED] = str(seed)
     return tags

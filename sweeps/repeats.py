@@ -24,6 +24,7 @@ class _Group:
     # (repeat, outcome, values, error) of each repeat that ended, as they end
     ended: list[tuple[int, Outcome, dict[str, float], str | None]] = field(
         default_factory=list)
+    logged: list[dict[str, float]] = field(default_factory=list)  # their last values
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class GroupEnd:
     outcome: Outcome
     values: dict[str, float]  # the mean of each objective metric (empty unless COMPLETE)
     error: str | None
+    logged: dict[str, float] = field(default_factory=dict)  # mean last value of each metric
 
 
 class Repeats:
@@ -73,6 +75,7 @@ class Repeats:
             return None
         group = self._groups[trial.key]
         group.ended.append((repeat.rerun.repeat if repeat.rerun else 0, outcome, values, error))
+        group.logged.append(dict(repeat.logged))
         if len(group.ended) < self.size:
             return None
         del self._groups[trial.key]
@@ -81,7 +84,10 @@ class Repeats:
                 return GroupEnd(trial, how, {}, f"repeat {number}: {why or how.value}")
         means = {n: math.fsum(v.get(n, math.nan) for _, _, v, _ in group.ended) / self.size
                  for n in self._names}
-        return GroupEnd(trial, Outcome.COMPLETE, means, None)
+        keys = {k for logged in group.logged for k in logged}
+        logged = {k: math.fsum(d.get(k, math.nan) for d in group.logged) / self.size
+                  for k in keys}
+        return GroupEnd(trial, Outcome.COMPLETE, means, None, logged)
 
     def drop(self) -> list[str]:
         """Forget the trials whose repeats will not all run; returns their run ids."""

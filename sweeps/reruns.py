@@ -35,9 +35,14 @@ class Rerun:
     params: Mapping[str, Any]
 
 
-def seed_for(base: int | None, number: int, repeat: int = 0) -> int:
-    """The derived seed of trial `number`'s repeat `repeat` (0: the trial itself)."""
-    return ((base or 0) * 1_000_003 + number * 7_919 + repeat * 104_729) % SEED_LIMIT
+RECHECK_STREAM = 1  # re-checks draw seeds of their own, apart from trials and repeats
+
+
+def seed_for(base: int | None, number: int, repeat: int = 0, stream: int = 0) -> int:
+    """The derived seed of trial `number`'s repeat `repeat` (0: the trial itself; `stream`
+    keeps re-checks' seeds apart from the trial's and its `budget.repeats`)."""
+    return ((base or 0) * 1_000_003 + number * 7_919 + repeat * 104_729
+            + stream * 15_485_863) % SEED_LIMIT
 
 
 def trial_seed(config: SweepConfig, number: int, params: Mapping[str, Any]) -> int:
@@ -74,8 +79,9 @@ def recheck_plan(client: Client, sweep: Run, config: SweepConfig, *, top: int, r
                  seed_param: str | None) -> list[Rerun]:
     """`repeats` re-runs of each of the `top` best trials, each with a new seed (set as
     `seed_param`'s value when there is one). SweepError when there is nothing to re-check."""
-    if top < 1 or repeats < 1:
-        raise SweepError(f"--top and --repeats must be at least 1 (got {top} and {repeats})")
+    for name, value in (("top", top), ("repeats", repeats)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise SweepError(f"--{name} must be a whole number of at least 1, not {value!r}")
     best = top_trials(client, sweep, config, top)
     if not best:
         raise SweepError(f"sweep {sweep.info.run_id} has no completed trial to re-check")
@@ -88,16 +94,24 @@ def recheck_plan(client: Client, sweep: Run, config: SweepConfig, *, top: int, r
     for record, _ in best:
         first = 1 + max([rep for n, rep in done if n == record.number], default=0)
         for repeat in range(first, first + repeats):  # a second recheck adds new seeds
-            seed = seed_for(config.sampler.seed, record.number, repeat)
+            seed = seed_for(config.sampler.seed, record.number, repeat, RECHECK_STREAM)
             plan.append(Rerun(records.RECHECK, record.number, record.run_id, repeat, seed,
                               with_seed(record.params, seed_param, seed)))
     return plan
 
 
 def reproduce_plan(client: Client, trial: Run, config: SweepConfig) -> Rerun:
-    """A re-run of `trial` with its recorded params and seed."""
-    if not records.is_trial(trial):
+    """A re-run of `trial` (a trial's run, or one repeat of a `budget.repeats` trial) with
+    its recorded params and seed."""
+    role = trial.data.tags.get(records.ROLE)
+    if role not in (records.TRIAL, records.REPETITION):
         raise SweepError(f"run {trial.info.run_id} is not a trial of a sweep")
+    if role == records.TRIAL and config.budget.repeats > 1:
+        repeats = client.search_runs([trial.info.experiment_id],
+                                     f"attributes.parent_run_id = '{trial.info.run_id}'")
+        raise SweepError(f"trial {trial.data.tags.get(records.NUMBER)}'s value is the mean of "
+                         f"its {config.budget.repeats} repeats (budget.repeats): reproduce "
+                         "one of them: " + ", ".join(r.info.run_id for r in repeats))
     if trial.info.status is not RunStatus.FINISHED:
         raise SweepError(f"run {trial.info.run_id} is {trial.info.status.value}: only a "
                          "finished trial can be reproduced")

@@ -22,7 +22,7 @@ def plotly_script() -> str:
     function and parse it again when it is called: about 0.1 s less before the first figure
     (headless Chromium, 2 cores). A bundle of another shape is inlined as it is.
 
-    >>> plotly_script().endswith("})));\n")
+    >>> plotly_script().rstrip().endswith("})));")
     True
     """
     from plotly.offline import get_plotlyjs

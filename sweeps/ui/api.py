@@ -639,6 +639,10 @@ def sweep_status_data(state: UIState, sweep_id: str) -> dict[str, Any]:
         best = _best_trial(client, run, metric, goal)
     status = run.info.status.value
     counts = dict(progress.status_counts)
+    for role in (records.RECHECK, records.REPRODUCTION):  # re-runs of trials: not trials
+        for rerun in records.load_reruns(client, run, role):
+            counts[rerun.status.value] = counts.get(rerun.status.value, 0) - 1
+    counts = {k: v for k, v in counts.items() if v > 0}
     fingerprint = (status, sorted(counts.items()), progress.last_start, progress.last_end,
                    progress.metric_points, progress.last_metric_timestamp, progress.tag_count)
     version = hashlib.sha256(repr(fingerprint).encode()).hexdigest()[:16]
@@ -658,7 +662,9 @@ def sweep_status_data(state: UIState, sweep_id: str) -> dict[str, Any]:
 def _best_trial(client: Client, sweep: Run, metric: str, goal: str) -> dict[str, Any] | None:
     """The finished trial with the best latest value of `metric` (NaN and missing: none)."""
     direction = "DESC" if goal == "maximize" else "ASC"
-    found = client.search_run_ids([sweep.info.experiment_id], "attributes.status = 'FINISHED'",
+    found = client.search_run_ids([sweep.info.experiment_id],
+                                  f"attributes.status = 'FINISHED' and "
+                                  f"{_key('tags', records.ROLE)} = '{records.TRIAL}'",
                                   [f"{_key('metrics', metric)} {direction}"],
                                   parent_run_id=sweep.info.run_id, max_results=1)
     runs = client.run_summaries(found.run_ids, params=[], metrics=[metric],

@@ -56,6 +56,7 @@ def test_extend_adds_trials_to_the_same_sweep_warm_started(noisy_project):
     sweep = client.get_run(first.sweep_run_id)
     trials = records.load_trials(client, sweep)
     assert sorted(r.number for r in trials) == list(range(7))
+    assert len({r.params["x"] for r in trials}) == 7  # the seeded sampler does not start over
     assert all(r.run.info.parent_run_id == first.sweep_run_id for r in trials)
     assert sweep.info.status is RunStatus.FINISHED
     assert records.SweepRecord.from_run(sweep).wall_seconds > wall  # both sessions counted
@@ -69,6 +70,10 @@ def test_extend_adds_trials_to_the_same_sweep_warm_started(noisy_project):
     assert len(result.trials) == 8 and result.status == "FINISHED"
     with pytest.raises(sweeps.SweepError, match="--trials must be"):
         sweeps.extend(first.sweep_run_id, 0, tracking_uri=root)
+    grid = _sweep(noisy_project, sampler={"type": "grid"}, space={"x": [0.5, 1.5]},
+                  budget={"trials": 5})
+    with pytest.raises(sweeps.SweepError, match=r"ran its whole grid \(2 points\)"):
+        sweeps.extend(grid.sweep_run_id, 1, tracking_uri=root)
 
 
 def test_rerun_failed_runs_failed_trials_again_linked_to_them(noisy_project):
@@ -117,6 +122,9 @@ def test_recheck_runs_the_top_trials_with_new_seeds_and_leaves_the_sweep_alone(
         assert rerun.run.data.metrics["seed_seen"] == rerun.seed  # and so does trial.seed
     assert len({r.seed for r in reruns}) == len(reruns)
     assert len(records.load_trials(client, after)) == 5  # the trials stay five
+    assert len(first.trials) == 5  # and sweeps.run's result lists only them
+    trial_seeds = {int(t.run.data.tags[records.SEED]) for t in records.load_trials(client, after)}
+    assert not trial_seeds & {r.seed for r in reruns}
     # a second recheck adds repeats 4 to 6, with seeds of their own
     again = recheck(first.sweep_run_id, top=2, repeats=3, tracking_uri=root, report=False)
     best = top[0].number
@@ -128,6 +136,22 @@ def test_recheck_runs_the_top_trials_with_new_seeds_and_leaves_the_sweep_alone(
         assert low < trial.params["x"] < high  # the true mean: the noise is centred on x
     assert main(["recheck", first.sweep_run_id, "--seed-param", "nope", "--root", root]) == 2
     assert "--seed-param 'nope' is not a param" in capsys.readouterr().err
+    with pytest.raises(sweeps.SweepError, match="--top must be a whole number"):
+        recheck(first.sweep_run_id, top="3", tracking_uri=root)
+    # a re-check whose process died (kill -9) left a run QUEUED: the next one ends it
+    with client.batch() as writes:
+        left = writes.create_run(after.info.experiment_id, run_name="left",
+                                 parent_run_id=first.sweep_run_id, status=RunStatus.QUEUED,
+                                 tags={**records.rerun_tags(records.RECHECK, best, top[0].run_id,
+                                                            99, 1),
+                                       records.RERUN_BY: "vm-that-was:999999999"})
+    with pytest.raises(sweeps.SweepError, match="being re-run .process vm-that-was"):
+        recheck(first.sweep_run_id, top=1, repeats=1, tracking_uri=root, report=False)
+    with client.batch() as writes:
+        writes.set_tags(left, {records.RERUN_BY: records.this_coordinator().rpartition(":")[0]
+                               + ":999999999"})
+    recheck(first.sweep_run_id, top=1, repeats=1, tracking_uri=root, report=False)
+    assert client.get_run(left).info.status is RunStatus.KILLED
 
 
 def test_reproduce_is_bit_exact_for_a_deterministic_trial_and_warns_of_changes(
@@ -193,3 +217,9 @@ def test_budget_repeats_runs_each_trial_n_times_and_tells_optuna_the_mean(noisy_
     assert ended[True].status is RunStatus.FAILED
     assert ended[True].error.startswith("repeat 1: ModuleNotFoundError")
     assert ended[False].status is RunStatus.FINISHED
+    with pytest.raises(sweeps.SweepError, match=r"mean of its 3 repeats \(budget.repeats\)"):
+        sweeps.reproduce(trials[0].run_id, tracking_uri=noisy_project / "runs")
+    repeat = client.search_runs([sweep.info.experiment_id],
+                                f"attributes.parent_run_id = '{trials[0].run_id}'")[0]
+    again = sweeps.reproduce(repeat.info.run_id, tracking_uri=noisy_project / "runs")
+    assert again.exact and again.values["loss"][0] == repeat.data.metrics["loss"]
