@@ -293,10 +293,10 @@ def _add_metric_ranges(client: Client, frame: pd.DataFrame) -> tuple[str, ...]:
     stats = client.metric_stats(list(frame["run_id"])) if len(frame) else {}
     stepped = sorted({key for (_, key), s in stats.items() if s.points > 1})
     for key in stepped:
-        for end in ("min", "max"):
-            frame[f"{end}.{key}"] = [getattr(stats[(rid, key)], f"{end}_value")
-                                     if (rid, key) in stats else math.nan
-                                     for rid in frame["run_id"]]
+        lows = {rid: s.min_value for (rid, k), s in stats.items() if k == key}
+        highs = {rid: s.max_value for (rid, k), s in stats.items() if k == key}
+        frame[f"min.{key}"] = frame["run_id"].map(lows).astype("float64")
+        frame[f"max.{key}"] = frame["run_id"].map(highs).astype("float64")
     return tuple(stepped)
 
 

@@ -83,12 +83,13 @@ def test_table_sorts_filters_and_hides_constant_params(browser, open_report, qua
     page = opened.page
     try:
         heads = page.eval_on_selector_all("#s0-runs th", "els => els.map(e => e.textContent)")
-        assert "const" not in heads and "x" in heads and "loss" in heads
-        page.click("#s0-runs th:text-is('loss')")
-        losses = [float(v) for v in _column(page, "loss") if v]
+        assert "const" not in heads and "x" in heads and "loss (last)" in heads  # stepped
+        assert {"loss (min)", "loss (max)"} <= set(heads)
+        page.click("#s0-runs th:text-is('loss (last)')")
+        losses = [float(v) for v in _column(page, "loss (last)") if v]
         assert losses == sorted(losses)
-        page.click("#s0-runs th:text-is('loss')")
-        losses = [float(v) for v in _column(page, "loss") if v]
+        page.click("#s0-runs th:text-is('loss (last)')")
+        losses = [float(v) for v in _column(page, "loss (last)") if v]
         assert losses == sorted(losses, reverse=True)
         page.fill("#s0-runs input[type=search]", "pruned")
         statuses = _column(page, "status")
