@@ -120,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     recheck.add_argument("--seed-param", metavar="NAME",
                          help="the param that is the seed (default: the config's seed: "
                               "block; objectives get the seed as Trial.seed either way)")
-    recheck.add_argument("--no-report", action="store_true")
-    recheck.add_argument("--quiet", action="store_true")
+    recheck.add_argument("--no-report", action="store_true",
+                         help="do not rewrite the sweep's report")
     _add_root(recheck)
 
     reproduce = commands.add_parser("reproduce", help="re-run one trial from what the store "

@@ -105,7 +105,7 @@ def test_recheck_runs_the_top_trials_with_new_seeds_and_leaves_the_sweep_alone(
     client = Client(root)
     before = client.get_run(first.sweep_run_id)
     assert main(["recheck", first.sweep_run_id, "--top", "2", "--repeats", "3",
-                 "--seed-param", "seed", "--root", root, "--no-report", "--quiet"]) == 0
+                 "--seed-param", "seed", "--root", root, "--no-report"]) == 0
     after = client.get_run(first.sweep_run_id)
     assert after.info.status is before.info.status
     assert after.data.tags == before.data.tags  # counts, best, wall and stop reason as they were
