@@ -82,9 +82,9 @@ class Coordinator:
         kept in `uncaught`. None (YAML sweeps): the sweep outlives every exception.
         With `resume` (a sweep run id): `reopen` takes up a sweep that ended too (`sweeps
         extend`: the config's budget.trials counts the stored trials), `rerun_failed` runs
-        its failed trials again
-        (`sweeps rerun-failed`), and `reruns` runs only those re-runs of finished trials,
-        leaving the sweep itself as it was (`sweeps recheck`, `sweeps reproduce`)."""
+        its failed trials again (`sweeps rerun-failed`), and `reruns` runs only those
+        re-runs of finished trials, leaving the sweep itself as it was (`sweeps recheck`,
+        `sweeps reproduce`)."""
         self.config = config
         self._study, self._function, self._callbacks = study, function, callbacks
         self._catch = None if catch is None else frozenset(catch)
