@@ -60,6 +60,9 @@ def _add_overrides(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", help="shortcut for execution.ray.address")
 
 
+SWEEP_HELP = "sweep run id, id prefix or name (or experiment name: its latest sweep)"
+
+
 def _add_format(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("sweepbook", "wandb"),
                         help="the config's format (default: a W&B sweep file is found by its "
@@ -95,15 +98,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     extend = commands.add_parser("extend", help="add trials to a sweep that ended, in the "
                                                 "same parent run (the sampler sees them all)")
-    extend.add_argument("sweep", help="sweep run id, id prefix or name (or experiment name: "
-                                      "its latest sweep)")
+    extend.add_argument("sweep", help=SWEEP_HELP)
     extend.add_argument("--trials", type=_positive_int, required=True,
                         help="how many trials to add")
     rerun = commands.add_parser("rerun-failed", help="run a sweep's failed trials again with "
                                                      "the same params, each linked to the "
                                                      "run that failed")
-    rerun.add_argument("sweep", help="sweep run id, id prefix or name (or experiment name: "
-                                     "its latest sweep)")
+    rerun.add_argument("sweep", help=SWEEP_HELP)
     for again in (extend, rerun):
         again.add_argument("--no-report", action="store_true")
         again.add_argument("--quiet", action="store_true")
@@ -111,8 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     recheck = commands.add_parser("recheck", help="re-run a sweep's best trials with new "
                                                   "seeds: is the winner luck?")
-    recheck.add_argument("sweep", help="sweep run id, id prefix or name (or experiment "
-                                       "name: its latest sweep)")
+    recheck.add_argument("sweep", help=SWEEP_HELP)
     recheck.add_argument("--top", type=_positive_int, default=3,
                          help="how many of the best trials (default 3)")
     recheck.add_argument("--repeats", type=_positive_int, default=5,
@@ -133,8 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                        ("stop", "no new trials; running ones finish, then the sweep ends"),
                        ("cancel", "kill the running trials and end the sweep KILLED")):
         control = commands.add_parser(verb, help=f"a running sweep: {text}")
-        control.add_argument("sweep", help="sweep run id, id prefix or name (or experiment "
-                                           "name: its latest sweep)")
+        control.add_argument("sweep", help=SWEEP_HELP)
         _add_root(control)
 
     validate = commands.add_parser("validate", help="check a config and show it resolved")
