@@ -123,12 +123,13 @@ class Optimizer:
     def suggest(self, trial: ActiveTrial, name: str, distribution: str) -> Any:
         """A define-by-run trial's param, drawn by its optuna trial (the study's sampler);
         a SuggestFailed when optuna refuses it."""
-        drawn_from = json_to_distribution(distribution)
         try:
+            drawn_from = json_to_distribution(distribution)
             value = suggest(trial.optuna_trial, name, drawn_from)
-        except ValueError as e:
+        except (ValueError, TypeError) as e:
             return SuggestFailed(str(e))
-        trial.params[name], trial.distributions[name] = value, drawn_from
+        trial.params[name] = value
+        trial.distributions.setdefault(name, drawn_from)
         self._asked.setdefault(name, (distribution, drawn_from))
         return value
 

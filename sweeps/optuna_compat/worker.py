@@ -8,6 +8,11 @@ suggested again with another kind of distribution fails with optuna's message.
 `report(value, step)` (optuna's order) and sweepbook's `report(metrics, step)` both log the
 objective metric, which drives pruning.
 
+A question names its distribution in optuna's abbreviated JSON (`{"type": "float", "low": ...}`,
+which `optuna.distributions.json_to_distribution` reads), built here without importing optuna:
+a worker whose objective does not import optuna itself saves its ~0.2 s import. The
+coordinator's optuna trial checks the distribution, with optuna's messages.
+
 An objective from a script's `__main__` (a closure, a lambda) reaches the workers as
 cloudpickle bytes in the `TrialSpec`, loaded once per worker process; a module-level
 function of an importable module travels by its `module:function` name.
@@ -17,24 +22,38 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
-
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-    check_distribution_compatibility,
-    distribution_to_json,
-)
-from optuna.study import StudyDirection
+from typing import TYPE_CHECKING, Any
 
 from sweeps.objectives import load_objective
 from sweeps.trial import Trial, TrialSpec
 
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
+    from optuna.study import StudyDirection
+
 _functions: dict[str, Callable[..., Any]] = {}  # cloudpickled objectives, by their digest
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as its Python value, for JSON (optuna takes either)."""
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"{value!r} ({type(value).__name__}) is not a number, string, bool or None")
+
+
+def distribution_text(kind: str, **attributes: Any) -> str:
+    """A distribution in optuna's abbreviated JSON.
+
+    >>> distribution_text("float", low=0, high=1, step=None, log=False)
+    '{"type": "float", "low": 0, "high": 1, "step": null, "log": false}'
+    """
+    try:
+        return json.dumps({"type": kind, **attributes}, default=_plain)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"suggest_{kind}: {e}") from None
 
 
 class StudyView:
@@ -42,13 +61,18 @@ class StudyView:
 
     def __init__(self, view: Mapping[str, Any]) -> None:
         self.study_name: str = view["study_name"]
-        self.directions = [StudyDirection[d.upper()] for d in view["directions"]]
+        self._directions: list[str] = view["directions"]
         self.user_attrs: dict[str, Any] = dict(view["user_attrs"])
         self._best_value: float | None = view["best_value"]
 
     @property
+    def directions(self) -> list[StudyDirection]:
+        from optuna.study import StudyDirection
+        return [StudyDirection[d.upper()] for d in self._directions]
+
+    @property
     def direction(self) -> StudyDirection:
-        if len(self.directions) != 1:
+        if len(self._directions) != 1:
             raise RuntimeError("A single best value is not defined for a multi-objective "
                                "study; use directions.")
         return self.directions[0]
@@ -71,7 +95,7 @@ class DefineByRunTrial:
     def __init__(self, trial: Trial, view: Mapping[str, Any]) -> None:
         self._trial = trial
         self._params: dict[str, Any] = {}
-        self._distributions: dict[str, BaseDistribution] = {}
+        self._distributions: dict[str, str] = {}  # as asked (see distribution_text)
         self._user_attrs: dict[str, Any] = {}
         self.datetime_start = dt.datetime.now()
         self.study = StudyView(view)
@@ -86,30 +110,35 @@ class DefineByRunTrial:
 
     @property
     def distributions(self) -> dict[str, BaseDistribution]:
-        return dict(self._distributions)
+        from optuna.distributions import json_to_distribution
+        return {name: json_to_distribution(text) for name, text in self._distributions.items()}
 
     @property
     def user_attrs(self) -> dict[str, Any]:
         return dict(self._user_attrs)
 
-    def _suggest(self, name: str, distribution: BaseDistribution) -> Any:
-        if name in self._distributions:
-            check_distribution_compatibility(self._distributions[name], distribution)
+    def _suggest(self, name: str, distribution: str) -> Any:
+        """The value for `name`; one asked for again the same way is answered here, one
+        asked for another way by the coordinator's optuna trial (which checks the two)."""
+        if self._distributions.get(name) == distribution:
             return self._params[name]
-        value = self._trial.suggest(name, distribution_to_json(distribution))
-        self._params[name], self._distributions[name] = value, distribution
+        value = self._trial.suggest(name, distribution)
+        self._params[name] = value
+        self._distributions.setdefault(name, distribution)
         return value
 
     def suggest_float(self, name: str, low: float, high: float, *, step: float | None = None,
                       log: bool = False) -> float:
-        return self._suggest(name, FloatDistribution(low, high, step=step, log=log))
+        return self._suggest(name, distribution_text("float", low=low, high=high, step=step,
+                                                     log=log))
 
     def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
                     log: bool = False) -> int:
-        return self._suggest(name, IntDistribution(low, high, step=step, log=log))
+        return self._suggest(name, distribution_text("int", low=low, high=high, step=step,
+                                                     log=log))
 
     def suggest_categorical(self, name: str, choices: Sequence[Any]) -> Any:
-        return self._suggest(name, CategoricalDistribution(choices))
+        return self._suggest(name, distribution_text("categorical", choices=list(choices)))
 
     def suggest_uniform(self, name: str, low: float, high: float) -> float:
         return self.suggest_float(name, low, high)

@@ -164,6 +164,49 @@ def test_a_param_suggested_again_with_another_distribution_fails_the_trial(proje
     assert [t.state for t in study.trials] == [TrialState.FAIL]
 
 
+def test_a_worker_asks_without_importing_optuna_and_optuna_checks_the_question(
+        project: Path):
+    """The worker's trial writes optuna's abbreviated JSON itself (a worker saves optuna's
+    import); the coordinator's optuna trial refuses a bad range with its own message."""
+    script = project / "ask.py"
+    script.write_text(textwrap.dedent("""
+        import sys
+        import numpy as np
+        import optuna
+        import sweeps
+
+        def light(trial):
+            trial.set_user_attr("modules", sorted(m for m in ("optuna", "sqlalchemy")
+                                                  if m in sys.modules))
+            n = trial.suggest_int("n", np.int64(1), 9, step=2)
+            assert trial.suggest_int("n", 1, 9, step=2) == n  # asked again: answered here
+            return float(n)
+
+        def bad(trial):
+            return trial.suggest_float("x", 1.0, 0.0)
+
+        if __name__ == "__main__":
+            study = sweeps.create_study(study_name="light", tracking_uri="runs",
+                                        sampler=optuna.samplers.RandomSampler(seed=0))
+            study.optimize(light, n_trials=4, n_jobs=2)
+            print("attrs", study.trials[0].user_attrs["modules"])
+            print("params", sorted({t.params["n"] for t in study.trials} - {1, 3, 5, 7, 9}))
+            print("dist", study.trials[-1].distributions["n"])
+            try:
+                sweeps.create_study(study_name="bad", tracking_uri="runs").optimize(
+                    bad, n_trials=1)
+            except sweeps.SweepError as e:
+                print("bad", e)
+    """))
+    done = subprocess.run([sys.executable, str(script)], cwd=project, capture_output=True,
+                          text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    assert "attrs []" in done.stdout  # optuna is not imported in the worker
+    assert "params []" in done.stdout
+    assert "dist IntDistribution(high=9, log=False, low=1, step=2)" in done.stdout
+    assert "bad trial 0 raised ValueError: `low <= high` must hold" in done.stdout
+
+
 def test_the_trial_sees_the_study_and_old_spellings(project: Path):
     def objective(trial):
         x = trial.suggest_uniform("x", 0.0, 1.0)
