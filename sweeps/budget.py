@@ -121,6 +121,11 @@ class Budget:
         else:
             self._opening_failures = self.failed_attempts
 
+    @property
+    def watches_values(self) -> bool:
+        """Whether a completed trial's values can stop the sweep (a target, `stop_when`)."""
+        return self.config.metrics[0].target is not None or self.config.stop_when is not None
+
     def succeeded(self, values: list[float] | None, number: int | None = None,
                   logged: Mapping[str, float] | None = None) -> None:
         """An attempt of trial `number` completed, with its objective values and the final

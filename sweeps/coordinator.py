@@ -7,6 +7,11 @@ optuna splits `_optimize.py` from `_tell.py`:
 - `sweeps.budget`: budgets (trials, time, target), retries and failure limits;
 - `sweeps.resume`: what a resumed sweep starts from (nothing that finished runs again);
 - `sweeps.recorder`: the only writer to the store (batched, one transaction a cycle).
+
+Trials that ended are settled (made durable, then told) in one transaction per loop
+cycle, or, where nothing waits for them (`_settle_due`: complete trials, a sampler that does
+not learn from them, no target), in batches of up to `SETTLE_TRIALS` trials or
+`SETTLE_SECONDS`: fewer, bigger transactions for fast trials.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -60,6 +65,7 @@ class _Ended:
     values: list[float]  # the objective metrics' values, NaN when missing
     error: str
     exception: tuple[str, ...] = ()  # what the objective raised (`TrialResult.exception`)
+    at: float = field(default_factory=time.monotonic)
 
 
 class Coordinator:
@@ -67,6 +73,9 @@ class Coordinator:
 
     >>> result = Coordinator(config, client=Client("runs"), backend=LocalBackend(2)).run()
     """
+
+    SETTLE_TRIALS = 64  # at most this many ended trials wait to be settled together
+    SETTLE_SECONDS = 0.02  # nor any of them longer than this
 
     def __init__(self, config: SweepConfig, *, client: Client, backend: Backend,
                  resume: str | None = None, cwd: str | None = None,
@@ -196,11 +205,15 @@ class Coordinator:
                 if spec is None:
                     break
                 self.backend.submit(spec)
+            if not self._active and self._ended:  # what ended decides whether more run
+                self._settle()
+                continue
             if not self._active and not (self._paused and not self.budget.stop_reason):
                 break
             for event in self.backend.poll(self._poll_timeout()):
                 self._handle(event)
-            self._settle()
+            if self._settle_due():
+                self._settle()
             self._enforce_timeouts()
             self._report_progress()
 
@@ -245,7 +258,8 @@ class Coordinator:
                                 rerun=rerun)
         elif not self._reruns_only and self.budget.may_ask(
                 sum(t.rerun is None for t in self._active.values()) + len(self._repeats)
-                + len(self._retry) + len(self._requeue)):
+                + len(self._retry) + len(self._requeue)
+                + sum(e.trial.rerun is None for e in self._ended)):
             trial = self.optimizer.ask(self._next_number)
             self._next_number += 1
         else:
@@ -275,7 +289,8 @@ class Coordinator:
             drawn=trial.drawn)
 
     def _poll_timeout(self) -> float:
-        deadlines = [*self._deadlines.values(), self.budget.deadline()]
+        deadlines = [*self._deadlines.values(), self.budget.deadline(),
+                     self._ended[0].at + self.SETTLE_SECONDS if self._ended else None]
         return min([0.5, *(max(0.0, d - time.monotonic()) for d in deadlines if d is not None)])
 
     def _enforce_timeouts(self) -> None:
@@ -363,6 +378,15 @@ class Coordinator:
             end.trial.logged = {**end.logged, **end.values}  # what stop_when reads
             self._ended.append(_Ended(end.trial, end.outcome, [end.values.get(
                 n, math.nan) for n in self._names], end.error or "unknown error"))
+
+    def _settle_due(self) -> bool:
+        """Whether the trials that ended are settled now, or may wait for more to end."""
+        if not self._ended:
+            return False
+        return (len(self._ended) >= self.SETTLE_TRIALS
+                or time.monotonic() - self._ended[0].at >= self.SETTLE_SECONDS
+                or self.optimizer.learns or self.budget.watches_values
+                or any(e.outcome is not Outcome.COMPLETE for e in self._ended))
 
     def _settle(self) -> None:
         """Make the attempts that ended durable in one transaction, then tell optuna (or

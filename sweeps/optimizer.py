@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
-from optuna.samplers import RandomSampler
+from optuna.samplers import GridSampler, QMCSampler, RandomSampler
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.compat.impute import IMPUTED, imputed_value
@@ -110,6 +110,14 @@ class Optimizer:
         spec = dataclasses.replace(self.config.sampler,
                                    seed=seed_for(self.config.sampler.seed, trials_before))
         self.study.sampler = build_sampler(spec, self.config.space)
+
+    @property
+    def learns(self) -> bool:
+        """Whether a finished trial can change what comes next: the sampler draws from the
+        trials told so far, or a callback sees each one. Random, grid and quasi-random
+        sampling without callbacks can be told late (in bigger batches)."""
+        return bool(self.callbacks) or type(self.study.sampler) not in (
+            RandomSampler, GridSampler, QMCSampler)
 
     def study_view(self) -> dict[str, Any] | None:
         """A define-by-run trial's read-only view of the study (None for a declared space)."""

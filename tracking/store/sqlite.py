@@ -612,21 +612,24 @@ def _apply(conn: sqlite3.Connection, batch: Batch) -> None:
     touched |= {m[0] for m in batch.metrics} | set(batch.starts) | set(batch.ends)
     _check_runs_exist(conn, touched - {i.run_id for i in batch.new_runs})
     if batch.params:
-        _write_params(conn, batch.params)
+        _write_params(conn, batch.params, {i.run_id for i in batch.new_runs})
     if batch.tags:
         conn.executemany(
             "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) "
             "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value", batch.tags)
     if batch.metrics:
         _write_metrics(conn, batch.metrics)
-    for run_id, note in batch.notes.items():
-        conn.execute("UPDATE runs SET note = ? WHERE run_id = ?", (note, run_id))
-    conn.executemany("UPDATE runs SET status = ?, start_time = ? WHERE run_id = ?",
-                     [(RunStatus.RUNNING.value, start, run_id)
-                      for run_id, start in batch.starts.items()])
-    for run_id, (status, end_time) in batch.ends.items():
-        conn.execute("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
-                     (status.value, end_time, run_id))
+    if batch.notes:
+        conn.executemany("UPDATE runs SET note = ? WHERE run_id = ?",
+                         [(note, run_id) for run_id, note in batch.notes.items()])
+    if batch.starts:
+        conn.executemany("UPDATE runs SET status = ?, start_time = ? WHERE run_id = ?",
+                         [(RunStatus.RUNNING.value, start, run_id)
+                          for run_id, start in batch.starts.items()])
+    if batch.ends:
+        conn.executemany("UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
+                         [(status.value, end, run_id)
+                          for run_id, (status, end) in batch.ends.items()])
 
 
 def _check_runs_exist(conn: sqlite3.Connection, run_ids: set[str]) -> None:
@@ -639,7 +642,10 @@ def _check_runs_exist(conn: sqlite3.Connection, run_ids: set[str]) -> None:
         raise NotFoundError(f"run {sorted(missing)[0]!r} not found")
 
 
-def _write_params(conn: sqlite3.Connection, params: list[tuple[str, str, str, str]]) -> None:
+def _write_params(conn: sqlite3.Connection, params: list[tuple[str, str, str, str]],
+                  new_runs: set[str]) -> None:
+    """Insert params; one already stored with another value is a conflict (a run created
+    in this batch has none stored)."""
     wanted: dict[tuple[str, str], tuple[str, str]] = {}
     for run_id, key, value, kind in params:
         earlier = wanted.get((run_id, key))
@@ -647,6 +653,8 @@ def _write_params(conn: sqlite3.Connection, params: list[tuple[str, str, str, st
             raise ParamConflictError(_conflict(key, earlier[0], value))
         wanted[(run_id, key)] = (value, kind)
     for (run_id, key), (value, _) in wanted.items():
+        if run_id in new_runs:
+            continue
         row = conn.execute("SELECT value FROM params WHERE run_id = ? AND key = ?",
                            (run_id, key)).fetchone()
         if row is not None and row[0] != value:
