@@ -16,6 +16,7 @@ not learn from them, no target), in batches of up to `SETTLE_TRIALS` trials or
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -96,6 +97,7 @@ class Coordinator:
         `sweeps reproduce`)."""
         self.config = config
         self._study, self._function, self._callbacks = study, function, callbacks
+        self._function_id = None if function is None else hashlib.sha256(function).hexdigest()
         self._catch = None if catch is None else frozenset(catch)
         self.uncaught = ""  # "trial N raised Error: text", an exception `catch` does not list
         self.client = client
@@ -285,7 +287,8 @@ class Coordinator:
             tracking_uri=self.client.tracking_uri,
             resources=dict(self.config.execution.resources),
             wandb=None if wandb is None else {**thaw(wandb), "sweep_id": self.sweep_run_id},
-            study_view=self.optimizer.study_view(), function=self._function, seed=trial.seed,
+            study_view=self.optimizer.study_view(), function=self._function,
+            function_id=self._function_id, seed=trial.seed,
             drawn=trial.drawn)
 
     def _poll_timeout(self) -> float:

@@ -56,6 +56,9 @@ class TrialSpec:
     # study's read-only view (study_name, directions, best_value, user_attrs)
     study_view: Mapping[str, Any] | None = None
     function: bytes | None = None  # that objective, cloudpickled (one from a __main__ script)
+    # the function's digest: a backend sends its bytes once to each worker, whose next
+    # specs carry only this (`function` None)
+    function_id: str | None = None
     seed: int | None = None  # the attempt's seed (`Trial.seed`, $SWEEPS_TRIAL_SEED)
     # define-by-run with a sampler that ignores history: values drawn ahead, {name:
     # (distribution JSON, value)}, taken without a round trip when asked for (`Suggested`)

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sweeps.backends.base import Backend
@@ -94,12 +94,14 @@ class _WorkerChannel:
     """A worker's side of its socket: trials' events out; specs, skips and answers in.
 
     Specs that arrive while a trial runs (the next one, sent ahead) wait in `queued`; a skip
-    calls off a queued spec; an answer carries the key of the trial that asked."""
+    calls off a queued spec; an answer carries the key of the trial that asked. A spec's
+    cloudpickled objective comes once (`TrialSpec.function_id`) and is kept for the next."""
 
     def __init__(self, conn: multiprocessing.connection.Connection) -> None:
         self._conn = conn
         self.queued: deque[TrialSpec] = deque()
         self._skipped: set[str] = set()
+        self._functions: dict[str, bytes] = {}
 
     def send(self, event: Event) -> None:
         self._conn.send(event)
@@ -120,6 +122,10 @@ class _WorkerChannel:
     def _receive(self) -> object:
         message = self._conn.recv()
         if isinstance(message, TrialSpec):
+            if message.function_id is not None:
+                if message.function is None:
+                    message = replace(message, function=self._functions[message.function_id])
+                self._functions[message.function_id] = message.function
             self.queued.append(message)
         elif isinstance(message, tuple) and message[0] == _SKIP:
             if any(spec.key == message[1] for spec in self.queued):
@@ -166,6 +172,7 @@ class _Worker:
     conn: multiprocessing.connection.Connection | None = None
     specs: list[TrialSpec] = field(default_factory=list)
     running: str | None = None  # the key of the trial it has started, if any
+    functions: set[str] = field(default_factory=set)  # the objectives' bytes it was sent
 
 
 class LocalBackend(Backend):
@@ -221,10 +228,15 @@ class LocalBackend(Backend):
                     preexec_fn=die_with_parent if sys.platform == "linux" else None)
         worker.conn = multiprocessing.connection.Connection(ours.detach())
         worker.running = None
+        worker.functions = set()
         for spec in worker.specs:
             self._send(worker, spec)
 
     def _send(self, worker: _Worker, message: object) -> None:
+        if isinstance(message, TrialSpec) and message.function_id is not None:
+            if message.function_id in worker.functions:
+                message = replace(message, function=None)  # the worker has it
+            worker.functions.add(message.function_id)
         try:
             worker.conn.send(message)
         except (OSError, ValueError):

@@ -173,7 +173,7 @@ def load_define_by_run(spec: TrialSpec) -> tuple[Callable[[Any, Trial], Any], bo
     if spec.function is not None:
         if spec.cwd not in sys.path:  # what the objective imports by name, as load_objective
             sys.path.insert(0, spec.cwd)
-        digest = hashlib.sha256(spec.function).hexdigest()
+        digest = spec.function_id or hashlib.sha256(spec.function).hexdigest()
         if digest not in _functions:
             import cloudpickle
             _functions[digest] = cloudpickle.loads(spec.function)

@@ -56,3 +56,35 @@ def _alive(pid: int) -> bool:
             return handle.read().rpartition(")")[2].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+def test_an_objectives_bytes_reach_each_worker_once_and_outlive_a_called_off_spec():
+    """A cloudpickled objective travels with the first spec a worker is sent; the next
+    specs carry only its digest, and get the bytes back from the worker's side of the
+    socket, even when the spec that brought them was called off before it started."""
+    import dataclasses
+    import multiprocessing.connection
+    import socket
+
+    from sweeps.backends.local import _SKIP, LocalBackend, _Worker, _WorkerChannel
+    from sweeps.trial import TrialSpec
+
+    ours, theirs = socket.socketpair()
+    backend = LocalBackend(1, fork=False)
+    worker = _Worker("w", {}, conn=multiprocessing.connection.Connection(ours.detach()))
+    spec = TrialSpec(key="a", number=0, attempt=1, params={}, objective=None, command=None,
+                     cwd=".", env={}, objective_metrics=("loss",), artifact_dir=".",
+                     tracking_uri=".", function=b"x" * 100_000, function_id="digest")
+    channel = _WorkerChannel(multiprocessing.connection.Connection(theirs.detach()))
+    backend._send(worker, spec)
+    worker.conn.send((_SKIP, "a"))
+    backend._send(worker, dataclasses.replace(spec, key="b", number=1))
+    backend._send(worker, dataclasses.replace(spec, key="c", number=2))
+    while len(channel.queued) < 3:
+        channel._receive()
+    sent = [s.function for s in channel.queued]
+    assert sent[0] == b"x" * 100_000 and sent[1] is sent[0] and sent[2] is sent[0]
+    got = channel.next_spec()  # "a" was called off: reported as skipped
+    assert got.key == "b" and got.function == b"x" * 100_000
+    assert worker.conn.recv().key == "a"  # its Finished(skipped)
+    worker.conn.close()
