@@ -399,7 +399,9 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
                         disable=quiet, transient=False)
     task = progress.add_task(escape(config.experiment), total=None, status="")
 
-    def on_progress(p: Any) -> None:
+    def on_progress(p: Any) -> None:  # the bar appears once the sweep runs (not before
+        if not progress.live.is_started:  # a one-line refusal)
+            progress.start()
         status = (f"running {p.running}  queued {p.queued}  pruned {p.pruned}  failed {p.failed}"
                   + (f"  best {p.best}" if p.best else ""))
         progress.update(task, completed=p.complete + p.pruned + p.failed, total=p.total,
@@ -407,21 +409,24 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
 
     ended: list[Any] = []
 
+    def stop() -> None:
+        if progress.live.is_started:
+            progress.stop()
+
     def on_end(result: Any) -> None:  # the summary first, then the report is written
-        progress.stop()
+        stop()
         ended.append(result)
         _summary(result, config)
         if not no_report and config.report_enabled:
             console.print("Writing report...")
 
-    progress.start()
     try:
         result = start(on_progress, on_end) if start is not None else api.run(
             config, resume=resume, tracking_uri=api.tracking_root(root, config),
             report=False if no_report else None, on_progress=on_progress, on_end=on_end)
     finally:
         if not ended:
-            progress.stop()
+            stop()
     if not ended:
         _summary(result, config)
     elif result.report_path:
@@ -462,11 +467,16 @@ def _summary(result: Any, config: Any) -> None:
             table.add_row(row["run_name"], row["status"], _format(row[column]),
                           ", ".join(f"{k}={_format(v)}" for k, v in params.items()))
     console.print(table)
-    counts = frame["status"].value_counts().to_dict() if len(frame) else {}
-    console.print("Trials: " + ", ".join(f"{v} {k.lower()}" for k, v in counts.items()))
+    final = frame.drop_duplicates(f"tags.{records.NUMBER}", keep="last") if len(frame) \
+        else frame  # each trial as its last attempt ended (a failure re-run is not counted)
+    counts = final["status"].value_counts().to_dict() if len(final) else {}
+    retried = len(frame) - len(final)
+    console.print("Trials: " + ", ".join(f"{v} {k.lower()}" for k, v in counts.items())
+                  + (f" ({retried} earlier attempt{'s' * (retried != 1)} run again)"
+                     if retried else ""))
     error_column = f"tags.{records.ERROR}"
-    if error_column in frame.columns and frame[error_column].notna().any():
-        common = frame[error_column].dropna().value_counts()
+    if error_column in final.columns and final[error_column].notna().any():
+        common = final[error_column].dropna().value_counts()
         console.print(f"Most common error ({common.iloc[0]}x): {common.index[0]}")
     if result.best_params is not None:
         console.print(f"Best: trial {result.best_trial}, {metric.name} = "

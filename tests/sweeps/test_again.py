@@ -76,7 +76,7 @@ def test_extend_adds_trials_to_the_same_sweep_warm_started(noisy_project):
         sweeps.extend(grid.sweep_run_id, 1, tracking_uri=root)
 
 
-def test_rerun_failed_runs_failed_trials_again_linked_to_them(noisy_project):
+def test_rerun_failed_runs_failed_trials_again_linked_to_them(noisy_project, capsys):
     first = _sweep(noisy_project, "again_objectives:needs_marker", budget={"trials": 6})
     root = str(noisy_project / "runs")
     client = Client(root)
@@ -84,8 +84,12 @@ def test_rerun_failed_runs_failed_trials_again_linked_to_them(noisy_project):
         first.sweep_run_id)) if r.status is RunStatus.FAILED}
     assert failed, "the space must give some x > 1"
     (noisy_project / "fixed").write_text("")  # the missing package is installed
+    capsys.readouterr()
     assert main(["rerun-failed", first.sweep_run_id, "--root", root, "--quiet",
                  "--no-report"]) == 0
+    out = capsys.readouterr().out  # each trial counted as its last attempt ended
+    again = f"{len(failed)} earlier attempt{'s' * (len(failed) != 1)} run again"
+    assert f"Trials: 6 finished ({again})" in out and "Most common error" not in out
     sweep = client.get_run(first.sweep_run_id)
     attempts = records.load_trials(client, sweep)
     reruns = [r for r in attempts if r.run.data.tags.get(records.RETRY_OF)]
@@ -93,7 +97,10 @@ def test_rerun_failed_runs_failed_trials_again_linked_to_them(noisy_project):
     assert all(r.status is RunStatus.FINISHED and r.params["x"] > 1.0 for r in reruns)
     assert len({r.number for r in attempts}) == 6  # no new trials
     assert '"failed": 0' in sweep.data.tags[records.COUNTS]
-    assert main(["rerun-failed", first.sweep_run_id, "--root", root, "--quiet"]) == 2
+    capsys.readouterr()
+    assert main(["rerun-failed", first.sweep_run_id, "--root", root]) == 2
+    out, err = capsys.readouterr()  # a refusal, without a progress bar drawn before it
+    assert out == "" and err.strip().count("\n") == 0 and "no failed trial" in err
 
 
 def test_recheck_runs_the_top_trials_with_new_seeds_and_leaves_the_sweep_alone(
