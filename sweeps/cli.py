@@ -381,52 +381,27 @@ def _run_sweep(config: Any, root: str | None, resume: str | None, no_report: boo
                quiet: bool, start: Callable[..., Any] | None = None) -> int:
     """Run a sweep (or `start(on_progress, on_end)`, a `sweeps.again` session) with a
     progress bar, then print its summary; returns the exit code."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     from sweeps import api
     from sweeps.control import CANCELLED
+    from sweeps.progress import ProgressBar
 
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[status]}", markup=False),
-                        TimeElapsedColumn(), TimeRemainingColumn(), console=console,
-                        disable=quiet, transient=False)
-    task = progress.add_task(escape(config.experiment), total=None, status="")
-
-    def on_progress(p: Any) -> None:  # the bar appears once the sweep runs (not before
-        if not progress.live.is_started:  # a one-line refusal)
-            progress.start()
-        status = (f"running {p.running}  queued {p.queued}  pruned {p.pruned}  failed {p.failed}"
-                  + (f"  best {p.best}" if p.best else ""))
-        progress.update(task, completed=p.complete + p.pruned + p.failed, total=p.total,
-                        status=status)
-
+    bar = ProgressBar(config.experiment, console=console, disabled=quiet)
     ended: list[Any] = []
 
-    def stop() -> None:
-        if progress.live.is_started:
-            progress.stop()
-
     def on_end(result: Any) -> None:  # the summary first, then the report is written
-        stop()
+        bar.stop()
         ended.append(result)
         _summary(result, config)
         if not no_report and config.report_enabled:
             console.print("Writing report...")
 
     try:
-        result = start(on_progress, on_end) if start is not None else api.run(
+        result = start(bar.update, on_end) if start is not None else api.run(
             config, resume=resume, tracking_uri=api.tracking_root(root, config),
-            report=False if no_report else None, on_progress=on_progress, on_end=on_end)
+            report=False if no_report else None, on_progress=bar.update, on_end=on_end)
     finally:
         if not ended:
-            stop()
+            bar.stop()
     if not ended:
         _summary(result, config)
     elif result.report_path:

@@ -26,6 +26,7 @@ sweeps, with no `catch`, outlive every exception.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import re
@@ -114,13 +115,16 @@ class Study(optuna.Study):
         that raises is FAILED; as in optuna, an exception that is not an instance of a
         class in `catch` then stops the sweep (running trials finish) and `optimize`
         raises a SweepError naming the trial and the exception, after the retries of
-        `config={"execution": {"retries": N}}`. `gc_after_trial` and `show_progress_bar`
-        are accepted and have no effect."""
+        `config={"execution": {"retries": N}}`. `gc_after_trial` runs the garbage
+        collector in the worker after each trial; `show_progress_bar` draws sweepbook's
+        bar (on stderr, as optuna's)."""
         import cloudpickle
+        from rich.console import Console
 
         from sweeps.api import tracking_root
         from sweeps.backends import make_backend
         from sweeps.coordinator import Coordinator
+        from sweeps.progress import ProgressBar
 
         caught = _catch_names(catch)
         config = parse_config(self._sweep_config(func, n_trials, timeout, n_jobs),
@@ -129,14 +133,18 @@ class Study(optuna.Study):
         if self._reopen and self._resume:
             config = _more_trials(client, client.get_run(self._resume), config)
         asked_before = {t.number for t in self.get_trials(deepcopy=False)}
+        bar = ProgressBar(config.experiment, console=Console(stderr=True),
+                          disabled=not show_progress_bar)
         coordinator = Coordinator(
             config, client=client, backend=make_backend(config), cwd=os.getcwd(),
-            resume=self._resume, reopen=self._reopen, study=self,
-            function=cloudpickle.dumps(func), callbacks=tuple(callbacks or ()), catch=caught)
+            resume=self._resume, reopen=self._reopen, study=self, on_progress=bar.update,
+            function=cloudpickle.dumps(_collect_after(func) if gc_after_trial else func),
+            callbacks=tuple(callbacks or ()), catch=caught)
         self._resume, self._reopen = None, False  # taken up: the study now holds its trials
         try:
             self.sweep_run_id = coordinator.run()
         finally:
+            bar.stop()
             if coordinator.sweep_run_id:
                 self._end_running(client, coordinator.sweep_run_id, asked_before)
                 # as in optuna, the next optimize goes on with the same study: its sweep
@@ -228,6 +236,17 @@ class Study(optuna.Study):
             "report": False, **self._config, "execution": execution,
             "budget": {"trials": n_trials, "timeout": timeout,
                        **self._config.get("budget", {})}}
+
+
+def _collect_after(func: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`func`, with the garbage collector run after each call (optuna's `gc_after_trial`)."""
+    def objective(trial: Any) -> Any:
+        try:
+            return func(trial)
+        finally:
+            gc.collect()
+
+    return objective
 
 
 def _catch_names(catch: Iterable[type[Exception]] | type[Exception]) -> tuple[str, ...]:

@@ -207,6 +207,31 @@ def test_a_worker_asks_without_importing_optuna_and_optuna_checks_the_question(
     assert "bad trial 0 raised ValueError: `low <= high` must hold" in done.stdout
 
 
+@pytest.mark.parametrize("collect", [True, False])
+def test_gc_after_trial_collects_in_the_worker_and_the_bar_is_drawn(project: Path, capsys,
+                                                                     collect: bool):
+    def objective(trial):
+        import gc
+        import weakref
+
+        class Cycle:
+            pass
+
+        gc.disable()  # only gc_after_trial collects in this worker
+        previous = getattr(sys, "_sweeps_test_cycle", None)
+        trial.set_user_attr("kept", previous is not None and previous() is not None)
+        cycle = Cycle()
+        cycle.me = cycle
+        sys._sweeps_test_cycle = weakref.ref(cycle)
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    study = sweeps.create_study(tracking_uri="runs")
+    study.optimize(objective, n_trials=3, gc_after_trial=collect, show_progress_bar=collect)
+    assert [t.user_attrs["kept"] for t in study.trials] == [False, not collect, not collect]
+    err = capsys.readouterr().err
+    assert ("3/3" in err) is collect  # optuna's bar goes to stderr too
+
+
 def test_the_trial_sees_the_study_and_old_spellings(project: Path):
     def objective(trial):
         x = trial.suggest_uniform("x", 0.0, 1.0)
