@@ -47,6 +47,7 @@ from sweeps.trial import (
     Outcome,
     PruneQuery,
     Started,
+    StopAsked,
     Suggested,
     SuggestFailed,
     SuggestQuery,
@@ -347,6 +348,8 @@ class Coordinator:
                 self.recorder.started(group, event)
         elif isinstance(event, ArtifactData):
             self.recorder.artifact(trial, event)
+        elif isinstance(event, StopAsked) and not self.budget.stop_reason:
+            self.budget.stop(f"trial {trial.number} called study.stop()")
         elif isinstance(event, UserAttr) and trial.optuna_trial is not None:
             trial.optuna_trial.set_user_attr(event.name, event.value)
         elif isinstance(event, Finished):

@@ -150,6 +150,13 @@ class UserAttr:
 
 
 @dataclass(frozen=True)
+class StopAsked:
+    """A define-by-run trial called `trial.study.stop()`: no new trials are asked for."""
+
+    key: str
+
+
+@dataclass(frozen=True)
 class SuggestFailed:
     """The answer to a SuggestQuery the study refused (optuna's message)."""
 
@@ -164,7 +171,7 @@ class Finished:
 
 
 Event = (Started | Logged | ArtifactData | PruneQuery | SuggestQuery | Suggested | UserAttr
-         | Finished)
+         | StopAsked | Finished)
 
 
 class Channel(Protocol):
@@ -311,6 +318,11 @@ class Trial:
         pickle), and stored as a tag of the run (a non-text value as JSON)."""
         self._channel.send(UserAttr(self.run_id, name, value))
         tracking.set_tag(name, value if isinstance(value, str) else json.dumps(value))
+
+    def stop_sweep(self) -> None:
+        """Ask the coordinator to ask for no more trials (optuna's `study.stop()`); the
+        trials running go on to their end."""
+        self._channel.send(StopAsked(self.run_id))
 
     def log_metric(self, key: str, value: float, step: int | None = None) -> None:
         tracking.log_metric(key, value, step=step)

@@ -57,9 +57,11 @@ def distribution_text(kind: str, **attributes: Any) -> str:
 
 
 class StudyView:
-    """What a define-by-run trial sees of its study (read only), as of the trial's start."""
+    """What a define-by-run trial sees of its study, as of the trial's start: read only,
+    but for `stop()`."""
 
-    def __init__(self, view: Mapping[str, Any]) -> None:
+    def __init__(self, view: Mapping[str, Any], trial: Trial) -> None:
+        self._trial = trial
         self.study_name: str = view["study_name"]
         self._directions: list[str] = view["directions"]
         self.user_attrs: dict[str, Any] = dict(view["user_attrs"])
@@ -76,6 +78,11 @@ class StudyView:
             raise RuntimeError("A single best value is not defined for a multi-objective "
                                "study; use directions.")
         return self.directions[0]
+
+    def stop(self) -> None:
+        """optuna's `study.stop()` from inside the objective: no new trials are asked for
+        (this one, and the others running, finish)."""
+        self._trial.stop_sweep()
 
     @property
     def best_value(self) -> float:
@@ -98,7 +105,7 @@ class DefineByRunTrial:
         self._distributions: dict[str, str] = {}  # as asked (see distribution_text)
         self._user_attrs: dict[str, Any] = {}
         self.datetime_start = dt.datetime.now()
-        self.study = StudyView(view)
+        self.study = StudyView(view, trial)
 
     @property
     def number(self) -> int:

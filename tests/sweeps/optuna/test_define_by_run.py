@@ -232,6 +232,20 @@ def test_gc_after_trial_collects_in_the_worker_and_the_bar_is_drawn(project: Pat
     assert ("3/3" in err) is collect  # optuna's bar goes to stderr too
 
 
+def test_study_stop_inside_the_objective_asks_for_no_more_trials(project: Path):
+    def objective(trial):
+        if trial.number == 2:
+            trial.study.stop()
+        return trial.suggest_float("x", 0.0, 1.0)
+
+    study = sweeps.create_study(tracking_uri="runs")
+    study.optimize(objective, n_trials=20)
+    states = [t.state for t in study.trials]
+    assert states[:3] == [TrialState.COMPLETE] * 3 and len(states) <= 4  # one sent ahead
+    sweep = Client(project / "runs").get_run(study.sweep_run_id)
+    assert sweep.data.tags[records.STOP_REASON] == "trial 2 called study.stop()"
+
+
 def test_the_trial_sees_the_study_and_old_spellings(project: Path):
     def objective(trial):
         x = trial.suggest_uniform("x", 0.0, 1.0)
