@@ -138,6 +138,7 @@ def define_by_run_rate(root: str) -> dict[str, float]:
     """trials/s of (1)'s workload through `sweeps.create_study(...).optimize`, from start to
     end and once the first 10 trials ended."""
     study = sweeps.create_study(sampler=optuna.samplers.RandomSampler(seed=0),
+                                pruner=optuna.pruners.NopPruner(),  # the config's: none
                                 study_name="bench-define-by-run", tracking_uri=root)
     start = time.perf_counter()
     study.optimize(define_by_run, n_trials=TRIALS, n_jobs=2)

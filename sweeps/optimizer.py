@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
+from optuna.pruners import NopPruner
 from optuna.samplers import GridSampler, QMCSampler, RandomSampler
 from optuna.trial import FrozenTrial, TrialState
 
@@ -114,10 +115,11 @@ class Optimizer:
     @property
     def learns(self) -> bool:
         """Whether a finished trial can change what comes next: the sampler draws from the
-        trials told so far, or a callback sees each one. Random, grid and quasi-random
-        sampling without callbacks can be told late (in bigger batches)."""
-        return bool(self.callbacks) or type(self.study.sampler) not in (
-            RandomSampler, GridSampler, QMCSampler)
+        trials told so far, the pruner compares with them, or a callback sees each one.
+        Random, grid and quasi-random sampling without a pruner or callbacks can be told
+        late (in bigger batches)."""
+        return (bool(self.callbacks) or type(self.study.pruner) is not NopPruner
+                or type(self.study.sampler) not in (RandomSampler, GridSampler, QMCSampler))
 
     def study_view(self) -> dict[str, Any] | None:
         """A define-by-run trial's read-only view of the study (None for a declared space)."""
