@@ -58,6 +58,18 @@ def test_sweep_is_a_parent_run_with_one_child_per_trial(project, make_config):
     assert config["experiment"] == "test"
 
 
+def test_fast_trials_settled_in_batches_keep_the_budget_exactly(project, make_config):
+    """Random sampling without a pruner settles complete trials in batches: the trials
+    that ended and wait count toward the budget, so no trial is asked for past it."""
+    result = sweeps.run(make_config("sample_objectives:quick", budget={"trials": 150}))
+    assert result.status == "FINISHED"
+    stored = trials_of(result)
+    assert [t.number for t in stored] == list(range(150))
+    assert all(t.status is tracking.RunStatus.FINISHED for t in stored)
+    sweep = tracking.Client("runs").get_run(result.sweep_run_id)
+    assert json.loads(sweep.data.tags[records.COUNTS])["complete"] == 150
+
+
 @pytest.mark.parametrize("sampler", ["random", "tpe", "qmc"])
 def test_same_seed_same_params_with_one_worker(project, make_config, sampler):
     def params_of_a_sweep() -> list[dict]:
