@@ -82,8 +82,8 @@ def model_page(request: Request) -> Response:
 
 @functools.lru_cache(maxsize=1)
 def _plotly_js() -> bytes:
-    from plotly.offline import get_plotlyjs
-    return get_plotlyjs().encode("utf-8")
+    from sweeps.report.assets import plotly_script  # the UI's figures are scatter traces only
+    return plotly_script().encode("utf-8")
 
 
 def plotly_js(request: Request) -> Response:

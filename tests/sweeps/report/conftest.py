@@ -167,6 +167,15 @@ class Opened:
     def csp_violations(self) -> list[str]:
         return self.page.evaluate("window.__csp")
 
+    def traces(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """Each figure's id, its `data-drawn` and its traces' (asked, drawn) types: plotly.js
+        draws a type it lacks as a hidden scatter, silently."""
+        return [(name, drawn, [tuple(t) for t in traces]) for name, drawn, traces in
+                self.page.evaluate("""Array.from(document.querySelectorAll('div.plot'))
+                    .map(d => [d.getAttribute('data-figure'), d.getAttribute('data-drawn'),
+                               (d._fullData || []).map(t => [t._input.type || 'scatter',
+                                                             t.type])])""")]
+
 
 @pytest.fixture(scope="session")
 def open_report() -> Any:

@@ -6,8 +6,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from plotly.offline import get_plotlyjs_version
 
 from sweeps.report import write_report
+from sweeps.report.assets import REPORT_TRACES
 
 pytestmark = pytest.mark.browser
 
@@ -135,6 +137,13 @@ def test_comparison_report(browser, open_report, project, quad_sweep, quad_sweep
         head = page.eval_on_selector_all("#best thead th", "els => els.map(e => e.textContent)")
         assert len(head) == 3
         assert page.locator("div.runs").count() == 2
+        # every trace type of the report but the re-check's box (test_recheck_section.py),
+        # each drawn by the trimmed plotly.js the report inlines, of plotly python's version
+        traces = [t for _, _, traces in opened.traces() for t in traces]
+        assert [t for t in traces if t[0] != t[1]] == []
+        assert {t[1] for t in traces} == set(REPORT_TRACES) - {"box"}
+        assert page.evaluate("[Plotly.version, Object.keys(Plotly.PlotSchema.get().traces)"
+                             ".sort()]") == [get_plotlyjs_version(), sorted(REPORT_TRACES)]
         _clean(opened)
         opened.page.screenshot(path=str(SCREENSHOT.with_name("compare.png")), full_page=True)
     finally:

@@ -131,3 +131,20 @@ def test_the_ui_sweep_page_shows_the_recheck(browser, project, rechecked):
     finally:
         page.close()
         server.stop()
+
+
+@pytest.mark.browser
+def test_the_report_draws_the_recheck_boxes(browser, open_report, project, rechecked, tmp_path):
+    """The one report figure with box traces (tests/sweeps/report/test_browser.py's comparison
+    report has the other trace types), drawn by the trimmed plotly.js the report inlines."""
+    path = write_report(project.client, [rechecked[0]], tmp_path / "recheck.html")
+    opened = open_report(browser, path)
+    try:
+        figures = opened.traces()
+        assert [drawn for _, drawn, _ in figures] == ["yes"] * len(figures)
+        boxes = dict((name, traces) for name, _, traces in figures)["s0-recheck-box-json"]
+        assert boxes == [("box", "box"), ("box", "box"), ("scatter", "scatter")]
+        assert [t for _, _, traces in figures for t in traces if t[0] != t[1]] == []
+        assert opened.errors == [] and opened.csp_violations() == []
+    finally:
+        opened.page.close()
