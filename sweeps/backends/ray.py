@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import math
 import os
@@ -86,9 +87,12 @@ def ray_request(resources: Mapping[str, float]) -> dict[str, float]:
 
 
 def actor_options(request: Mapping[str, float]) -> dict[str, Any]:
-    """`ray.remote(...).options` keywords for a request in Ray's names."""
+    """`ray.remote(...).options` keywords of a trial actor holding `request` (Ray's names):
+    its resources, 4 threads (`next_events` and `answer` run while a trial does), no
+    restarts (a dead actor's trial ends; the backend starts a new actor)."""
     options: dict[str, Any] = {"num_cpus": request.get("CPU", 0.0),
-                               "num_gpus": request.get("GPU", 0.0)}
+                               "num_gpus": request.get("GPU", 0.0),
+                               "max_concurrency": 4, "max_restarts": 0}
     if request.get("memory"):
         options["memory"] = int(request["memory"])
     custom = {k: v for k, v in request.items() if k not in ("CPU", "GPU", "memory")}
@@ -244,6 +248,14 @@ class TrialActor:
                 self._ready.wait(wait)
             events, self._events = self._events, []
         return events
+
+
+@functools.cache
+def _remote_actor_class() -> Any:
+    """TrialActor as a Ray actor class, made once a process: Ray exports a new actor class
+    to the cluster before its first actor (20-60 ms on a cold sweep's path, every sweep),
+    and this one again by itself only on a runtime it has not been exported to."""
+    return _import_ray().remote(TrialActor)
 
 
 # -- the warm pool -----------------------------------------------------------------------------
@@ -461,9 +473,7 @@ class RayBackend(Backend):
     # -- slots -------------------------------------------------------------------------------
 
     def _define_actor(self) -> None:
-        options: dict[str, Any] = {**actor_options(self._request), "max_concurrency": 4,
-                                   "max_restarts": 0}
-        self._actor_class = self._ray.remote(TrialActor).options(**options)
+        self._actor_class = _remote_actor_class().options(**actor_options(self._request))
         key = None if self._owns_runtime else self._pool_key()
         warm = _POOL.take(self._ray, key, self._size) if key is not None else []
         self._slots = [self._new_slot(actor) for actor in warm] + \
