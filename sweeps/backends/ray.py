@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from sweeps.backends.base import Backend
@@ -180,6 +180,7 @@ class TrialActor:
         self._ready = threading.Condition()
         self._events: list[Event] = []
         self._answers: queue.Queue[bool] = queue.Queue()
+        self._function: tuple[str | None, bytes | None] = (None, None)  # the last objective's
         context = ray.get_runtime_context()
         self._node_id = context.get_node_id()
         self._host = socket.gethostname()
@@ -203,8 +204,13 @@ class TrialActor:
         return True
 
     def run(self, spec: TrialSpec, wait: float, name: str) -> list[Event]:
-        """Start `spec` as slot `name` and return its first events (like `next_events`)."""
+        """Start `spec` as slot `name` and return its first events (like `next_events`).
+        A cloudpickled objective comes with a slot's first spec only (`function_id`)."""
         self._name = name
+        if spec.function_id is not None:
+            if spec.function is None and self._function[0] == spec.function_id:
+                spec = replace(spec, function=self._function[1])
+            self._function = (spec.function_id, spec.function)
         while not self._answers.empty():
             self._answers.get_nowait()
         if self._root is not None:
@@ -367,6 +373,7 @@ class _Slot:
     ref: Any = None  # the outstanding run / next_events call
     node_id: str | None = None
     started: bool = False  # the trial has begun on its actor (not waiting for a placement)
+    functions: set[str] = field(default_factory=set)  # the objectives' bytes its actor has
 
 
 class RayBackend(Backend):
@@ -500,6 +507,10 @@ class RayBackend(Backend):
     def submit(self, spec: TrialSpec) -> None:
         spec = replace(spec, artifacts_travel=True, max_artifact_bytes=self._max_artifact_bytes)
         slot = next(s for s in self._slots if s.key is None)
+        if spec.function_id is not None:
+            if spec.function_id in slot.functions:
+                spec = replace(spec, function=None)  # its actor has it
+            slot.functions.add(spec.function_id)
         slot.key = spec.key
         self._running[spec.key] = slot
         slot.ref = slot.actor.run.remote(spec, LONG_POLL, slot.name)
