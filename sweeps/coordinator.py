@@ -348,7 +348,8 @@ class Coordinator:
                 self.recorder.started(group, event)
         elif isinstance(event, ArtifactData):
             self.recorder.artifact(trial, event)
-        elif isinstance(event, StopAsked) and not self.budget.stop_reason:
+        elif isinstance(event, StopAsked) and not self.budget.stop_reason \
+                and not self._reruns_only:  # a re-check runs its whole plan
             self.budget.stop(f"trial {trial.number} called study.stop()")
         elif isinstance(event, UserAttr) and trial.optuna_trial is not None:
             trial.optuna_trial.set_user_attr(event.name, event.value)
@@ -441,8 +442,8 @@ class Coordinator:
               values: list[float] | None = None) -> None:
         stop = self.optimizer.tell(trial, state, values)
         self.budget.count(state)
-        if stop:
-            self.budget.stop("a callback called study.stop()")
+        if stop and not self.budget.stop_reason:
+            self.budget.stop(stop)
 
     # -- the end -------------------------------------------------------------------------
 

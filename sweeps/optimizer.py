@@ -133,6 +133,11 @@ class Optimizer:
     def suggest(self, trial: ActiveTrial, name: str, distribution: str) -> Any:
         """A define-by-run trial's param, drawn by its optuna trial (the study's sampler);
         a SuggestFailed when optuna refuses it."""
+        if trial.drawn.get(name, (distribution,))[0] != distribution:
+            # drawn ahead from another distribution (a range that depends on another
+            # param): not fixed, drawn from this one (optuna takes a fixed one out of range)
+            fixed = trial.optuna_trial._fixed_params
+            trial.optuna_trial._fixed_params = {k: v for k, v in fixed.items() if k != name}
         try:
             drawn_from = json_to_distribution(distribution)
             value = suggest(trial.optuna_trial, name, drawn_from)
@@ -149,7 +154,9 @@ class Optimizer:
         param asked for before is drawn now and fixed in the optuna trial, so that the
         worker takes it without asking (`TrialSpec.drawn`)."""
         drawn: dict[str, tuple[str, Any]] = {}
-        if params is None and self._asked and type(self.study.sampler) is RandomSampler:
+        if params is None and self._asked and type(self.study.sampler) is RandomSampler \
+                and not self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+            # (a trial the user enqueued is asked first, with its own params)
             drawn = {name: (text, self.study.sampler.sample_independent(
                 self.study, None, name, distribution))  # type: ignore[arg-type]
                 for name, (text, distribution) in self._asked.items()}
@@ -186,9 +193,9 @@ class Optimizer:
         return bool(trial.optuna_trial.should_prune())  # optuna may answer numpy.bool_
 
     def tell(self, trial: ActiveTrial, state: TrialState,
-             values: list[float] | None = None) -> bool:
-        """Tell optuna how the trial ended, then run the callbacks; True when one of them
-        called `study.stop()`."""
+             values: list[float] | None = None) -> str | None:
+        """Tell optuna how the trial ended, then run the callbacks; why the sweep stops
+        when one of them (or the grid sampler) called `study.stop()`, else None."""
         if values is not None and len(values) == 1 and (
                 self.best_values is None or (values[0] > self.best_values[0]) == self._maximize):
             self.best_values = values
@@ -204,13 +211,13 @@ class Optimizer:
                 frozen = self.study.tell(trial.optuna_trial, values, state=state)
             except RuntimeError as e:
                 # GridSampler calls study.stop() once the grid is done, which only works
-                # inside optimize(); optuna has stored the result by then, and our budget
-                # already stops at the grid's size.
+                # inside optimize(); optuna has stored the result by then. A declared
+                # space's budget already stops at the grid's size; define-by-run stops here.
                 if "Study.stop" not in str(e):
                     raise
-                return False
+                return None if len(self.config.space) else "the grid sampler ran its grid"
         if not self.callbacks:
-            return False
+            return None
         # optuna's Study.stop() works only inside optimize(): the callbacks run as there
         self.study._thread_local.in_optimize_loop = True
         try:
@@ -219,7 +226,7 @@ class Optimizer:
         finally:
             self.study._thread_local.in_optimize_loop = False
         stop, self.study._stop_flag = self.study._stop_flag, False
-        return stop
+        return "a callback called study.stop()" if stop else None
 
     def add_stored(self, record: TrialRecord, history: Sequence[Metric]) -> TrialState:
         """Add a stored attempt (FINISHED, PRUNED or FAILED) to the study as a finished

@@ -281,7 +281,7 @@ class Trial:
         self.attempt = spec.attempt
         self.run_id = spec.key
         self.seed = spec.seed
-        self._drawn = spec.drawn
+        self._drawn = dict(spec.drawn)  # each taken once, for a param's first question
         """The seed to run with: the seed param's value where the config names one, a new
         one for each `sweeps recheck` repeat, the recorded one for `sweeps reproduce`."""
         self._objective_metric = spec.objective_metrics[0]
@@ -304,7 +304,7 @@ class Trial:
         """Ask the coordinator's study for param `name` drawn from `distribution` (optuna's
         JSON); raises ValueError with the study's message when it refuses. A value drawn
         ahead for it is taken at once (the coordinator hears of it, in order)."""
-        drawn = self._drawn.get(name)
+        drawn = self._drawn.pop(name, None)
         if drawn is not None and drawn[0] == distribution:
             self._channel.send(Suggested(self.run_id, name, distribution))
             return drawn[1]

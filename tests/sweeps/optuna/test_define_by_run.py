@@ -244,6 +244,21 @@ def test_study_stop_inside_the_objective_asks_for_no_more_trials(project: Path):
     assert states[:3] == [TrialState.COMPLETE] * 3 and len(states) <= 4  # one sent ahead
     sweep = Client(project / "runs").get_run(study.sweep_run_id)
     assert sweep.data.tags[records.STOP_REASON] == "trial 2 called study.stop()"
+    # a re-check runs its whole plan: study.stop() there (trial 2's re-runs) stops nothing
+    rechecks = sweeps.recheck(study.sweep_run_id, top=3, repeats=2, tracking_uri="runs",
+                              objective=objective, report=False)
+    assert [r.run.info.status for r in rechecks] == [RunStatus.FINISHED] * 6
+
+
+def test_a_define_by_run_grid_stops_once_its_grid_ran(project: Path):
+    grid = {"x": [0.0, 0.5, 1.0]}
+    study = sweeps.create_study(tracking_uri="runs",
+                                sampler=optuna.samplers.GridSampler(grid, seed=0))
+    study.optimize(lambda trial: trial.suggest_float("x", 0.0, 1.0), n_trials=8)
+    assert {t.params["x"] for t in study.trials} == set(grid["x"])
+    assert len(study.trials) <= 4  # one may have been sent ahead before the grid ran out
+    sweep = Client(project / "runs").get_run(study.sweep_run_id)
+    assert sweep.data.tags[records.STOP_REASON] == "the grid sampler ran its grid"
 
 
 def test_the_trial_sees_the_study_and_old_spellings(project: Path):
@@ -523,6 +538,7 @@ def test_optimize_twice_goes_on_with_the_same_sweep(project: Path):
         [0, 1, 2, 3, 4]
 
 
+@pytest.mark.filterwarnings("ignore:Inconsistent parameter values")  # optuna's, for b
 def test_random_sampler_values_drawn_ahead_are_recorded_as_asked(project: Path):
     study = sweeps.create_study(sampler=optuna.samplers.RandomSampler(seed=1),
                                 tracking_uri="runs", config={"report": False})
@@ -536,3 +552,18 @@ def test_random_sampler_values_drawn_ahead_are_recorded_as_asked(project: Path):
     assert {t.params["kind"] for t in study.trials} == {"quad", "abs"}  # both branches
     later = study.trials[-1]
     assert later.system_attrs.get("fixed_params")  # drawn when it was asked for
+
+    def ranged(trial):  # b's range changes after trial 0: a value drawn from (0, 3) is
+        b = trial.suggest_float("b", 0.0, 3.0 if trial.number == 0 else 1.0)  # not taken
+        assert trial.suggest_float("b", 0.0, 3.0) == b  # asked again: the same value
+        return b
+
+    study = sweeps.create_study(sampler=optuna.samplers.RandomSampler(seed=1),
+                                tracking_uri="runs", config={"report": False})
+    study.optimize(ranged, n_trials=10)
+    assert all(t.params["b"] <= 1.0 for t in study.trials[1:])
+    for b in (0.25, 0.5, 0.75):  # the user's enqueued trials run as enqueued, and no value
+        study.enqueue_trial({"b": b})  # drawn ahead is recorded for another one
+    study.optimize(ranged, n_trials=5)
+    assert [t.params["b"] for t in study.trials[10:13]] == [0.25, 0.5, 0.75]
+    assert all(t.value == t.params["b"] for t in study.trials) and len(study.trials) == 15
