@@ -8,12 +8,14 @@ Every error is one line on stderr and exit code 2; an interrupted sweep exits 13
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import gc
 import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -737,14 +739,38 @@ def _print_recheck(verdict: Any) -> None:
 
 # -- report / export / ui ----------------------------------------------------------------
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector paused, for a short command (`sweeps report`).
+
+    Its passes over all that the report's imports and frames create took 0.4 s of 3 s at
+    300 trials; the cyclic garbage they would have freed is 5 MB there (13 MB at 10,000).
+    At the end, freeze + unfreeze moves what the command made to the oldest generation at
+    once, where re-enabling alone would start a young collection over all of it (0.2 s);
+    not where the caller has frozen objects of its own.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if not gc.get_freeze_count():
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    from sweeps.report import default_report_path, write_report, write_sweep_report
-    client = _client(args.root)
-    ids = [find_run(client, name, sweep=True).info.run_id for name in args.sweeps]
-    if len(ids) == 1:
-        path = write_sweep_report(client, ids[0], args.output)
-    else:
-        path = write_report(client, ids, args.output or default_report_path(client, ids))
+    with _collector_paused():
+        from sweeps.report import default_report_path, write_report, write_sweep_report
+        client = _client(args.root)
+        ids = [find_run(client, name, sweep=True).info.run_id for name in args.sweeps]
+        if len(ids) == 1:
+            path = write_sweep_report(client, ids[0], args.output)
+        else:
+            path = write_report(client, ids, args.output or default_report_path(client, ids))
     console.print(f"Report: {path}")
     return 0
 

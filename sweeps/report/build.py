@@ -12,7 +12,8 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from sweeps.report import data as sd
 from sweeps.report import figures as sf
 from sweeps.report.assets import APP, STYLE, plotly_script
 from sweeps.report.page import SweepView, esc
-from sweeps.report.study import to_study
+from sweeps.report.study import FrozenStudy, to_study
 from tracking import Client
 
 _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -64,21 +65,23 @@ def write_sweep_report(client: Client, sweep_run_id: str,
     """Write one sweep's report to `path`, or by default to its own file (sweep_report_path)
     and, when it is its experiment's latest sweep, also to `reports/<experiment>.html`.
 
-    Returns the path written (the sweep's own file by default).
+    The report is drawn once for both files. Returns the path written (the sweep's own file
+    by default).
 
     >>> write_sweep_report(Client("runs"), sweep_run_id)  # reports/quickstart/<name>-<id>.html
     """
     if path is not None:
         return write_report(client, [sweep_run_id], path)
-    target = write_report(client, [sweep_run_id], sweep_report_path(client, sweep_run_id))
+    targets = [sweep_report_path(client, sweep_run_id)]
     run = client.get_run(sweep_run_id)
     if records.sweeps_of(client, run.info.experiment_id)[0].info.run_id == sweep_run_id:
-        write_report(client, [sweep_run_id], default_report_path(client, [sweep_run_id]))
-    return target
+        targets.append(default_report_path(client, [sweep_run_id]))
+    _write(client, _draw(client, [sweep_run_id]), targets)
+    return targets[0]
 
 
 def _view(client: Client, index: int,
-          data: sd.SweepData) -> tuple[SweepView, object, sf.Scores]:
+          data: sd.SweepData) -> tuple[SweepView, FrozenStudy, sf.Scores]:
     best = sd.best_numbers(data)
     ranked = sd.ranked_numbers(data)
     study = to_study(data, name=data.label if index == 0 else f"{data.label} [{index + 1}]")
@@ -102,9 +105,17 @@ def _view(client: Client, index: int,
                      models), study, scores
 
 
-def render_report(client: Client, sweep_run_ids: Sequence[str],
-                  report_dir: Path) -> tuple[str, list[SweepView]]:
-    """The report's HTML text and the views it was drawn from (see write_report)."""
+@dataclass(frozen=True)
+class _Drawn:
+    """A report's data and figures, before its page is laid out for a folder."""
+
+    views: list[SweepView]
+    studies: list[FrozenStudy]
+    scores: list[sf.Scores]
+    history: list[sf.Figure]  # overlaid when there are several sweeps
+
+
+def _draw(client: Client, sweep_run_ids: Sequence[str]) -> _Drawn:
     if not sweep_run_ids:
         raise ValueError("write_report: give at least one sweep run id")
     loaded = [sd.load_sweep(client, run_id) for run_id in sweep_run_ids]
@@ -114,9 +125,17 @@ def render_report(client: Client, sweep_run_ids: Sequence[str],
         views.append(view)
         studies.append(study)
         scores.append(score)
+    return _Drawn(views, studies, scores, sf.history_figures(loaded, studies))
+
+
+def _pages(client: Client, drawn: _Drawn, report_dirs: Sequence[Path]) -> list[str]:
+    """The report's HTML text for each folder in `report_dirs`: only the links to artifact
+    files differ between them (they are relative to the page's folder)."""
+    views, studies, scores = drawn.views, drawn.studies, drawn.scores
     comparing = len(views) > 1
     scripts: list[str] = []
-    body: list[str] = [page.summary_section(views), page.best_section(views, report_dir)]
+    body: list[str | Callable[[Path], str]] = [
+        page.summary_section(views), lambda folder: page.best_section(views, folder)]
     nav = [("summary", "Summary"), ("best", "Best")]
     for view in views:
         recheck, script = page.recheck_section(view, view.data.label if comparing else "")
@@ -130,7 +149,7 @@ def render_report(client: Client, sweep_run_ids: Sequence[str],
         body.insert(0, page._section("diff", "Config diff", compare.config_diff_html(views)))
         nav.insert(0, ("diff", "Config diff"))
     history_html = []
-    for figure in sf.history_figures(loaded, studies):
+    for figure in drawn.history:
         block, script = page.figure_html(figure, "all")
         history_html.append(block)
         scripts.append(script)
@@ -172,7 +191,7 @@ def render_report(client: Client, sweep_run_ids: Sequence[str],
         body.append(runs_html)
         scripts.append(runs_script)
         body.append(page.failures_section(view, "11"))
-        body.append(page.artifacts_section(view, "12", report_dir))
+        body.append(lambda folder, view=view: page.artifacts_section(view, "12", folder))
         if not comparing:
             nav += [(f"{view.prefix}-runs", "Runs"), (f"{view.prefix}-failures", "Failures"),
                     (f"{view.prefix}-artifacts", "Artifacts")]
@@ -183,7 +202,7 @@ def render_report(client: Client, sweep_run_ids: Sequence[str],
         f"Sweep report: {views[0].data.label}"
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     nav_html = "".join(f'<a href="#{esc(k)}">{esc(t)}</a>' for k, t in nav)
-    return "".join([
+    head = "".join([
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta http-equiv="Content-Security-Policy" content="'
         f'{esc(page.content_security_policy([plotly_js, APP]))}">',
@@ -192,8 +211,11 @@ def render_report(client: Client, sweep_run_ids: Sequence[str],
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>",
         f"<header><h1>{esc(title)}</h1><div class='muted'>Generated {esc(when)} by sweepbook "
         f"from {esc(client.store.root)}</div></header>",
-        f"<nav>{nav_html}</nav><main>", *body, "</main>", *[s for s in scripts if s],
-        f"<script>{plotly_js}</script><script>{APP}</script></body></html>\n"]), views
+        f"<nav>{nav_html}</nav><main>"])
+    tail = "".join(["</main>", *[s for s in scripts if s],
+                    f"<script>{plotly_js}</script><script>{APP}</script></body></html>\n"])
+    return [head + "".join(part if isinstance(part, str) else part(folder) for part in body)
+            + tail for folder in report_dirs]
 
 
 def _plain(value: Any) -> Any:
@@ -249,6 +271,18 @@ def _replace(target: Path, text: str) -> None:
         raise
 
 
+def _write(client: Client, drawn: _Drawn, targets: Sequence[Path]) -> None:
+    """Write the drawn report to each of `targets`, each with its JSON summary beside it."""
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    summary = json.dumps(report_summary(drawn.views, client.store.root), indent=2,
+                         default=str) + "\n"
+    for target, text in zip(targets, _pages(client, drawn, [t.parent for t in targets]),
+                            strict=True):
+        _replace(summary_path(target), summary)
+        _replace(target, text)
+
+
 def write_report(client: Client, sweep_run_ids: Sequence[str],
                  path: str | os.PathLike) -> Path:
     """Write the HTML report of one sweep (or a comparison of several) to `path`, and its
@@ -259,9 +293,5 @@ def write_report(client: Client, sweep_run_ids: Sequence[str],
     >>> write_report(Client("runs"), [sweep_run_id], "reports/quickstart.html")
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    text, views = render_report(client, list(sweep_run_ids), target.parent)
-    summary = report_summary(views, client.store.root)
-    _replace(summary_path(target), json.dumps(summary, indent=2, default=str) + "\n")
-    _replace(target, text)
+    _write(client, _draw(client, list(sweep_run_ids)), [target])
     return target

@@ -291,13 +291,18 @@ def _add_metric_ranges(client: Client, frame: pd.DataFrame) -> tuple[str, ...]:
     """Add ``min.<m>``/``max.<m>`` columns for each metric logged at several steps by some
     run of `frame` (one aggregate read); returns those metrics."""
     stats = client.metric_stats(list(frame["run_id"])) if len(frame) else {}
-    stepped = sorted({key for (_, key), s in stats.items() if s.points > 1})
-    for key in stepped:
-        lows = {rid: s.min_value for (rid, k), s in stats.items() if k == key}
-        highs = {rid: s.max_value for (rid, k), s in stats.items() if k == key}
-        frame[f"min.{key}"] = frame["run_id"].map(lows).astype("float64")
-        frame[f"max.{key}"] = frame["run_id"].map(highs).astype("float64")
-    return tuple(stepped)
+    lows: dict[str, dict[str, float]] = {}
+    highs: dict[str, dict[str, float]] = {}
+    stepped: set[str] = set()
+    for (run_id, key), s in stats.items():
+        lows.setdefault(key, {})[run_id] = s.min_value
+        highs.setdefault(key, {})[run_id] = s.max_value
+        if s.points > 1:
+            stepped.add(key)
+    for key in sorted(stepped):
+        frame[f"min.{key}"] = frame["run_id"].map(lows[key]).astype("float64")
+        frame[f"max.{key}"] = frame["run_id"].map(highs[key]).astype("float64")
+    return tuple(sorted(stepped))
 
 
 def summarize(data: SweepData) -> Summary:
@@ -401,11 +406,15 @@ def list_run_artifacts(data: SweepData, run_ids: Sequence[str], *,
                        limit_per_run: int = 200) -> dict[str, list[ArtifactFile]]:
     """Artifact files of each run (recursively, at most `limit_per_run` each)."""
     experiment_of = dict(zip(data.trials["run_id"], data.trials["experiment_id"], strict=True))
+    folders_of: dict[str, set[str]] = {}  # an experiment's run folders, listed once
     out: dict[str, list[ArtifactFile]] = {}
     for run_id in run_ids:
-        run_dir = data.artifact_dir(run_id, str(experiment_of.get(run_id, "")))
-        if not os.path.isdir(run_dir):
+        experiment_id = str(experiment_of.get(run_id, ""))
+        if experiment_id not in folders_of:
+            folders_of[experiment_id] = _folders(data.artifact_root / experiment_id)
+        if run_id not in folders_of[experiment_id]:
             continue
+        run_dir = data.artifact_dir(run_id, experiment_id)
         files: list[ArtifactFile] = []
         folders = [None]
         while folders and len(files) < limit_per_run:
@@ -423,6 +432,15 @@ def list_run_artifacts(data: SweepData, run_ids: Sequence[str], *,
         if files:
             out[run_id] = files
     return out
+
+
+def _folders(path: Path) -> set[str]:
+    """The names of the folders in `path` (none where it cannot be listed)."""
+    try:
+        with os.scandir(path) as entries:
+            return {entry.name for entry in entries if entry.is_dir()}
+    except OSError:
+        return set()
 
 
 def failed_attempts(data: SweepData) -> list[FailedAttempt]:

@@ -4,6 +4,10 @@ plotly directly for learning curves and the worker timeline.
 Each function returns a `Figure`: a plotly figure as plain JSON-able data, or a notice
 saying why there is no chart. Big sweeps are sampled for the costly optuna figures (the
 caption says how many trials are shown); the history and the timeline show every trial.
+
+`optuna.importance` and `optuna.visualization` are optuna's lazy modules, imported on first
+use: importance brings scikit-learn and scipy.stats (for fANOVA), visualization matplotlib
+(its package imports its matplotlib half too). Together most of a report's start-up time.
 """
 
 from __future__ import annotations
@@ -19,12 +23,8 @@ import numpy as np
 import optuna
 import pandas as pd
 import plotly.graph_objects as go
+from optuna import importance as oi
 from optuna import visualization as ov
-from optuna.importance import (
-    FanovaImportanceEvaluator,
-    PedAnovaImportanceEvaluator,
-    get_param_importances,
-)
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.advice import MIN_IMPORTANCE_TRIALS, boundary_warnings, importance_verdict
@@ -234,8 +234,8 @@ def importance_figures(data: SweepData, study: FrozenStudy
     """PED-ANOVA (with bootstrap intervals) and fANOVA importances; params by importance;
     and each param's PED-ANOVA score with its 90% interval (empty when there is none)."""
     complete = study.get_trials(states=(TrialState.COMPLETE,))
-    varying = [p for p in data.params
-               if len({repr(t.params.get(plot_text(p))) for t in complete}) > 1]
+    varying = [p for p, shown in ((p, plot_text(p)) for p in data.params)
+               if len({repr(t.params.get(shown)) for t in complete}) > 1]
     title = "Parameter importance"
     if len(varying) < 2:
         return [Figure("importance", title, notice=(
@@ -248,7 +248,7 @@ def importance_figures(data: SweepData, study: FrozenStudy
     ped_sample = _sample_trials(complete, PED_ANOVA_LIMIT)
     ped_study = FrozenStudy(study.study_name, [d.name.lower() for d in study.directions],
                             ped_sample)
-    evaluator = PedAnovaImportanceEvaluator()
+    evaluator = oi.PedAnovaImportanceEvaluator()
     warned: list[str] = []
     fig = _quiet(lambda: ov.plot_param_importances(ped_study, evaluator=evaluator), warned)
     fig.update_layout(title=None)
@@ -270,7 +270,7 @@ def importance_figures(data: SweepData, study: FrozenStudy
         sample = _sample_trials(complete, FANOVA_LIMIT)
         fan_study = FrozenStudy(study.study_name, [d.name.lower() for d in study.directions],
                                 sample)
-        fan = FanovaImportanceEvaluator(n_trees=FANOVA_TREES, seed=0)
+        fan = oi.FanovaImportanceEvaluator(n_trees=FANOVA_TREES, seed=0)
         fig = _quiet(lambda: ov.plot_param_importances(fan_study, evaluator=fan))
         fig.update_layout(title=None)
         out.append(Figure("importance-fanova", "Parameter importance (fANOVA)", _plain(fig), (
@@ -314,9 +314,9 @@ def _bootstrap(study: FrozenStudy, fig: go.Figure, data: SweepData) -> tuple[int
     for _ in range(BOOTSTRAP_ROUNDS):
         resample = [trials[rng.randrange(len(trials))] for _ in trials]
         try:
-            scores = _quiet(lambda r=resample: get_param_importances(
+            scores = _quiet(lambda r=resample: oi.get_param_importances(
                 FrozenStudy(study.study_name, directions, r),
-                evaluator=PedAnovaImportanceEvaluator()))
+                evaluator=oi.PedAnovaImportanceEvaluator()))
         except (ValueError, RuntimeError, ZeroDivisionError):
             continue
         for n in names:
@@ -478,18 +478,22 @@ def curves_figure(data: SweepData, histories: pd.DataFrame, numbers: Sequence[in
     n = len(metrics)
     for row, metric in enumerate(metrics, start=1):
         points = histories[histories["key"] == metric]
+        codes, run_ids = pd.factorize(points["run_id"])  # runs in order of appearance
+        order = np.lexsort((points["step"].to_numpy(), codes))  # by run, then step (stable)
+        codes = codes[order]
+        steps, values = points["step"].to_numpy()[order], points["value"].to_numpy()[order]
+        starts = np.flatnonzero(np.diff(codes, prepend=-1))
         groups: dict[str, tuple[list, list, list]] = {}
-        for run_id, curve in points.groupby("run_id", sort=False):
+        for run_id, start, end in zip(run_ids, starts, [*starts[1:], len(codes)], strict=True):
             status = status_of.get(run_id, "FINISHED")
             group = "BEST" if number_of.get(run_id) in best_set else status
             xs, ys, texts = groups.setdefault(group, ([], [], []))
-            curve = curve.sort_values("step", kind="stable")
-            if len(curve) > CURVE_POINTS:
-                curve = curve.iloc[np.linspace(0, len(curve) - 1, CURVE_POINTS).astype(int)]
+            at = np.arange(start, end) if end - start <= CURVE_POINTS else \
+                start + np.linspace(0, end - start - 1, CURVE_POINTS).astype(int)
             label = f"trial {number_of.get(run_id, '?')}"
-            xs += [*curve["step"].tolist(), None]
-            ys += [*(_finite_or_none(v) for v in curve["value"].tolist()), None]
-            texts += [label] * len(curve) + [None]
+            xs += [*steps[at].tolist(), None]
+            ys += [*(_finite_or_none(v) for v in values[at].tolist()), None]
+            texts += [label] * len(at) + [None]
         for group in ("FINISHED", "KILLED", "FAILED", "RUNNING", "PRUNED", "BEST"):
             if group not in groups:
                 continue

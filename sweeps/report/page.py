@@ -35,7 +35,6 @@ from sweeps.advice import boundary_warnings
 from sweeps.failures import group_failures
 from sweeps.report.data import ArtifactFile, Summary, SweepData, failed_attempts
 from sweeps.report.figures import STATUS_COLORS, Figure
-from sweeps.report.markdown import render_markdown
 from sweeps.report.study import plot_text
 from sweeps.verdict import RESAMPLES, TABLE_HEAD, Verdict, sweep_verdict
 from tracking import ModelVersion
@@ -78,8 +77,13 @@ def _plain(value: Any) -> Any:
 
 def script_json(value: Any) -> str:
     """JSON that is safe inside a <script> element (see the module docstring)."""
-    text = json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
+    return _script_text(_plain(value))
+
+
+def _script_text(value: Any) -> str:
+    """`script_json` of a value that already holds only JSON values (floats rounded, none of
+    them NaN or infinite), as the runs table's cells are."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     return (text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
@@ -242,12 +246,19 @@ def summary_section(views: Sequence[SweepView]) -> str:
         who = f" of {view.data.label}" if len(views) > 1 else ""
         if view.data.note:
             out.append(f'<div class="note"><h3>Note{esc(who)}</h3>'
-                       f"{render_markdown(view.data.note)}</div>")
+                       f"{_note_html(view.data.note)}</div>")
         config = json.dumps(view.data.config, indent=2, default=str) if view.data.config \
             else f"(no {records.CONFIG_ARTIFACT} artifact was found)"
         out.append(f"<details><summary>Config as run{esc(who)}</summary>"
                    f"<pre>{esc(config)}</pre></details>")
     return _section("summary", "1. Summary", "".join(out))
+
+
+def _note_html(text: str) -> str:
+    """A note (Markdown) as safe HTML; markdown-it is imported only for a page with a note."""
+    from sweeps.report.markdown import render_markdown
+
+    return render_markdown(text)
 
 
 def _section(key: str, title: str, body: str) -> str:
@@ -278,7 +289,7 @@ def _best_card(view: SweepView, number: int, report_dir: Path) -> str:
             [(f"{v.name} version {v.version}", _td(", ".join(f"@{a}" for a in v.aliases)))
              for v in versions], ("model", "aliases")))
     if row["note"]:
-        out.append(f'<div class="note"><h4>Note</h4>{render_markdown(row["note"])}</div>')
+        out.append(f'<div class="note"><h4>Note</h4>{_note_html(row["note"])}</div>')
     images = [f for f in view.artifacts.get(row["run_id"], [])
               if Path(f.path).suffix.lower() in IMAGE_TYPES][:MAX_INLINE_IMAGES]
     for file in images:
@@ -449,6 +460,17 @@ def _cell(value: Any) -> Any:
     return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS] + "…"
 
 
+def _cells(series: Any) -> list[Any]:
+    """`_cell` of each value of a column; a numpy column of ints or floats at once."""
+    kind = series.dtype.kind if isinstance(series.dtype, np.dtype) else "O"
+    if kind in "iu":
+        return series.tolist()
+    if kind == "f":
+        return [None if v != v else ("inf" if v > 0 else "-inf") if math.isinf(v)
+                else float(f"{v:.6g}") for v in series.tolist()]
+    return [_cell(v) for v in series]
+
+
 def table_data(view: SweepView) -> dict[str, Any]:
     """The runs table as columns + compact rows, rendered in the browser."""
     data = view.data
@@ -458,7 +480,7 @@ def table_data(view: SweepView) -> dict[str, Any]:
 
     def add(label: str, series: Any, kind: str, group: str, varies: bool = True) -> None:
         columns.append({"label": label, "kind": kind, "group": group, "varies": varies})
-        values.append([_cell(v) for v in series])
+        values.append(_cells(series))
 
     add("trial", trials["number"], "num", "info")
     if (trials["attempt"] > 1).any():
@@ -498,7 +520,7 @@ def runs_section_html(view: SweepView, number: str) -> tuple[str, str]:
              "are rounded to 6 significant digits.</p>")
     return (_section(key, f"{number}. Runs", html_),
             f'<script type="application/json" id="{esc(key)}-json">'
-            f"{script_json(table_data(view))}</script>")
+            f"{_script_text(table_data(view))}</script>")
 
 
 # -- failures and artifacts -----------------------------------------------------------------

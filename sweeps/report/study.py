@@ -85,6 +85,38 @@ def _display_value(value: Any) -> Any:
     return plot_text(value)
 
 
+def _shown_value(value: Any, dist: BaseDistribution) -> Any:
+    """`value` as the figures show it, or None where the trial has no value that `dist`
+    holds (an inactive conditional param, a value out of range)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    value = _display_value(value)
+    if isinstance(dist, (FloatDistribution, IntDistribution)) and isinstance(value, bool):
+        return None
+    if isinstance(dist, IntDistribution) and isinstance(value, float):
+        if not value.is_integer():
+            return None
+        value = int(value)
+    try:
+        return value if dist._contains(dist.to_internal_repr(value)) else None
+    except (ValueError, TypeError):
+        return None
+
+
+def _shown_column(values: list[Any], dist: BaseDistribution) -> list[Any]:
+    """`_shown_value` of each trial's value (a categorical's choices worked out once each)."""
+    if not isinstance(dist, CategoricalDistribution):
+        return [_shown_value(v, dist) for v in values]
+    memo: dict[str, Any] = {}
+    out = []
+    for value in values:
+        key = repr(value)
+        if key not in memo:
+            memo[key] = _shown_value(value, dist)
+        out.append(memo[key])
+    return out
+
+
 def to_study(data: SweepData, numbers: Sequence[int] | None = None, *,
              name: str | None = None) -> FrozenStudy:
     """A FrozenStudy of the sweep's final attempts (only `numbers`, when given)."""
@@ -95,7 +127,8 @@ def to_study(data: SweepData, numbers: Sequence[int] | None = None, *,
     distributions = {p: _display_distribution(d) for p, d in data.distributions.items()}
     shown = {p: plot_text(p) for p in distributions}
     trials = []
-    columns = {p: final[f"params.{p}"].tolist() for p in data.distributions}
+    columns = [(shown[p], dist, _shown_column(final[f"params.{p}"].tolist(), dist))
+               for p, dist in distributions.items()]
     metrics = [final[f"metrics.{m}"].tolist() if f"metrics.{m}" in final else
                [math.nan] * len(final) for m, _ in goals]
     for i, (number, status, start, end) in enumerate(zip(
@@ -108,23 +141,9 @@ def to_study(data: SweepData, numbers: Sequence[int] | None = None, *,
             state = TrialState.FAIL
         params: dict[str, Any] = {}
         dists: dict[str, BaseDistribution] = {}
-        for p, dist in distributions.items():
-            value = columns[p][i]
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                continue
-            value = _display_value(value)
-            if isinstance(dist, (FloatDistribution, IntDistribution)) and isinstance(value, bool):
-                continue
-            if isinstance(dist, IntDistribution) and isinstance(value, float):
-                if not value.is_integer():
-                    continue
-                value = int(value)
-            try:
-                if not dist._contains(dist.to_internal_repr(value)):
-                    continue
-            except (ValueError, TypeError):
-                continue
-            params[shown[p]], dists[shown[p]] = value, dist
+        for param, dist, column in columns:
+            if column[i] is not None:
+                params[param], dists[param] = column[i], dist
         started = dt.datetime.fromtimestamp(start / 1000)
         ended = (dt.datetime.fromtimestamp(end / 1000)
                  if state is not TrialState.RUNNING and end == end and end is not None

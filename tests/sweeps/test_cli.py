@@ -223,3 +223,14 @@ def test_a_config_that_is_not_a_regular_file_is_refused(project, special):
 def test_a_huge_integer_override_is_one_line(project, config_file):
     one_line_error(sweeps_cli("validate", str(config_file), "--set",
                               "budget.trials=" + "9" * 4301), "integer too large")
+
+
+def test_report_pauses_the_collector_and_restores_it_even_on_error():
+    import gc
+
+    from sweeps.cli import _collector_paused
+    frozen = gc.get_freeze_count()
+    with pytest.raises(KeyError), _collector_paused():
+        assert not gc.isenabled()
+        raise KeyError("x")
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
