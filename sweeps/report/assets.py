@@ -165,23 +165,23 @@ APP = r"""
     }
     return null;
   }
-  function drawTheRest() {  // near the viewport first, then one per task in page order
+  function drawTheRest() {  // one per task (the page stays responsive): near the viewport
+    var near = [], queue = plots.slice();  // first, then the rest in page order
     if ('IntersectionObserver' in window) {
       var seen = new IntersectionObserver(function (entries) {
         entries.forEach(function (e) {
-          if (e.isIntersecting) { seen.unobserve(e.target); draw(e.target); }
+          if (e.isIntersecting) { seen.unobserve(e.target); near.push(e.target); }
         });
       }, {rootMargin: '600px 0px'});
       plots.forEach(function (div) { if (!div.getAttribute('data-drawn')) { seen.observe(div); } });
     }
-    var queue = plots.slice();
-    function background() {
-      while (queue.length && queue[0].getAttribute('data-drawn')) { queue.shift(); }
-      if (!queue.length) { return; }
-      draw(queue.shift());
-      setTimeout(background, 0);
+    function next() {
+      var from = near.length ? near : queue;
+      while (from.length && from[0].getAttribute('data-drawn')) { from.shift(); }
+      if (from.length) { draw(from.shift()); }
+      if (near.length || queue.length) { setTimeout(next, 0); }
     }
-    setTimeout(background, 0);
+    setTimeout(next, 0);
   }
 
   // -- runs tables ----------------------------------------------------------------------
