@@ -28,9 +28,12 @@ def write_config(project: Path, make_config) -> Path:
 
 
 def start_sweep(config: Path, *extra: str, sleep: float = 0.25) -> subprocess.Popen:
+    # Ctrl-C as in a terminal: a test run in the background of a shell without job control
+    # inherits SIGINT ignored, and Python then never raises KeyboardInterrupt
     return subprocess.Popen([sys.executable, "-m", "sweeps.cli", "run", str(config), "--quiet",
                              *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SAMPLE_SLEEP": str(sleep)})
+                            env={**os.environ, "SAMPLE_SLEEP": str(sleep)},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def finished_count() -> int:
