@@ -37,6 +37,18 @@ TRIAL_STATE = {RunStatus.FINISHED: TrialState.COMPLETE, RunStatus.PRUNED: TrialS
 """A stored attempt's status as an optuna state (QUEUED has none: it never ran)."""
 
 
+def tell_outside_optimize(study: optuna.Study, trial: optuna.Trial | int, *args: Any,
+                          **kwargs: Any) -> FrozenTrial | None:
+    """`study.tell(trial, ...)`; None when the grid sampler then called `study.stop()`,
+    which works only inside optuna's own optimize (optuna has stored the result by then)."""
+    try:
+        return study.tell(trial, *args, **kwargs)
+    except RuntimeError as e:
+        if "Study.stop" not in str(e):
+            raise
+        return None
+
+
 @dataclass
 class ActiveTrial:
     """A trial in flight: its optuna trial, params and current attempt; or a re-run of a
@@ -207,15 +219,9 @@ class Optimizer:
             trial.optuna_trial.set_user_attr(IMPUTED, self._impute)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            try:
-                frozen = self.study.tell(trial.optuna_trial, values, state=state)
-            except RuntimeError as e:
-                # GridSampler calls study.stop() once the grid is done, which only works
-                # inside optimize(); optuna has stored the result by then. A declared
-                # space's budget already stops at the grid's size; define-by-run stops here.
-                if "Study.stop" not in str(e):
-                    raise
-                return None if len(self.config.space) else "the grid sampler ran its grid"
+            frozen = tell_outside_optimize(self.study, trial.optuna_trial, values, state=state)
+        if frozen is None:  # a declared space's budget already stops at the grid's size
+            return None if len(self.config.space) else "the grid sampler ran its grid"
         if not self.callbacks:
             return None
         # optuna's Study.stop() works only inside optimize(): the callbacks run as there

@@ -42,6 +42,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeps import records
 from sweeps.config import PrunerSpec, SamplerSpec, SweepConfig, parse_config
 from sweeps.errors import SweepError
+from sweeps.optimizer import tell_outside_optimize
 from sweeps.optuna_compat.transfer import metric_names
 from sweeps.space import Space
 from sweeps.trial import exception_names
@@ -199,10 +200,10 @@ class Study(optuna.Study):
             status = record.status if record else RunStatus.FAILED
             values = [record.run.data.metrics.get(n, math.nan) for n in names] if record else []
             if status is RunStatus.FINISHED and all(math.isfinite(v) for v in values):
-                self.tell(trial.number, values)
+                tell_outside_optimize(self, trial.number, values)
             else:
-                self.tell(trial.number, state=TrialState.PRUNED if status is RunStatus.PRUNED
-                          else TrialState.FAIL)
+                tell_outside_optimize(self, trial.number, state=TrialState.PRUNED
+                                      if status is RunStatus.PRUNED else TrialState.FAIL)
 
     def _take_up(self) -> None:
         """`load_if_exists` without an optuna storage (the study lives in the tracking
