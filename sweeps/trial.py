@@ -281,9 +281,9 @@ class Trial:
         self.attempt = spec.attempt
         self.run_id = spec.key
         self.seed = spec.seed
-        self._drawn = dict(spec.drawn)  # each taken once, for a param's first question
         """The seed to run with: the seed param's value where the config names one, a new
         one for each `sweeps recheck` repeat, the recorded one for `sweeps reproduce`."""
+        self._drawn = dict(spec.drawn)  # each taken once, for a param's first question
         self._objective_metric = spec.objective_metrics[0]
         self._writer = writer
         self._channel = channel
