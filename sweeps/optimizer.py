@@ -150,8 +150,10 @@ class Optimizer:
             # param): not fixed, drawn from this one (optuna takes a fixed one out of range)
             fixed = trial.optuna_trial._fixed_params
             trial.optuna_trial._fixed_params = {k: v for k, v in fixed.items() if k != name}
+        known = self._asked.get(name)  # the same question as before: parsed once
         try:
-            drawn_from = json_to_distribution(distribution)
+            drawn_from = known[1] if known and known[0] == distribution else \
+                json_to_distribution(distribution)
             value = suggest(trial.optuna_trial, name, drawn_from)
         except (ValueError, TypeError) as e:
             return SuggestFailed(str(e))
